@@ -1,0 +1,1 @@
+"""Entrypoints: thin HTTP (Litestar) and CLI (Typer) layers over the use cases."""

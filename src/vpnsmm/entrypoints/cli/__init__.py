@@ -1,0 +1,1 @@
+"""The ``vpnsmm`` command line (Typer). Shares the container and use cases with HTTP."""

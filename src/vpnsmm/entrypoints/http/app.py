@@ -1,0 +1,101 @@
+"""create_app(container) -> Litestar: the native API, health, metrics and OpenAPI docs in one app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from vpnsmm import __version__
+from vpnsmm.container import Container, start, stop
+from vpnsmm.entrypoints.http.dependencies import http_dependencies
+from vpnsmm.entrypoints.http.problems import exception_handlers
+from vpnsmm.entrypoints.http.routes.admin_users import AdminUsersController
+from vpnsmm.entrypoints.http.routes.api_keys import ApiKeysController
+from vpnsmm.entrypoints.http.routes.auth import AuthController
+from vpnsmm.entrypoints.http.routes.health import health, liveness
+from vpnsmm.entrypoints.http.routes.me import MeController
+
+log = structlog.get_logger("vpnsmm.http")
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    openmetrics_format = False
+
+
+def create_app(container: Container, *, manage_container: bool = True) -> Litestar:
+    """The ASGI app. With ``manage_container`` the app's lifespan migrates on start and closes pools on stop."""
+    settings = container.settings()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if manage_container:
+            await start(container)
+        log.info("started", version=__version__, database=settings.effective_database_url.split("://")[0])
+        try:
+            yield
+        finally:
+            if manage_container:
+                await stop(container)
+
+    async def after_request(response: Response[Any]) -> Response[Any]:
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    async def on_request(request: Request[Any, Any, Any]) -> None:
+        request.state.started = time.perf_counter()
+
+    async def after_response(request: Request[Any, Any, Any]) -> None:
+        started = getattr(request.state, "started", None)
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        # Path and method only: never headers, query strings (API keys ride there) or bodies.
+        log.info("request", method=request.method, path=request.url.path, ms=elapsed_ms)
+
+    openapi = OpenAPIConfig(
+        title="vpnsmm", version=__version__, path="/schema",
+        description="Sell VPN subscriptions and SMM services. Native API under /v1; errors are RFC 9457 problems.",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        components=Components(security_schemes={
+            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            "ApiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+        }),
+        security=[{"BearerToken": []}, {"ApiKey": []}],
+    )
+    prometheus = PrometheusConfig(app_name="vpnsmm", prefix="vpnsmm", group_path=True,
+                                  exclude=["/metrics", "/health"])
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False) \
+        if settings.cors_origins else None
+
+    return Litestar(
+        route_handlers=[AuthController, MeController, ApiKeysController, AdminUsersController, health, liveness,
+                        MetricsController],
+        dependencies=http_dependencies(container),
+        exception_handlers=exception_handlers,
+        openapi_config=openapi,
+        middleware=[prometheus.middleware],
+        cors_config=cors,
+        lifespan=[lifespan],
+        after_request=after_request,
+        before_request=on_request,
+        after_response=after_response,
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        state=None,
+    )

@@ -1,0 +1,62 @@
+"""The only place Litestar DI meets the container: use cases by name, and the caller's Principal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+
+from vpnsmm.application.identity import Authenticate, Principal
+from vpnsmm.container import Container
+from vpnsmm.domain.errors import AuthenticationError
+from vpnsmm.domain.identity import Role
+
+#: Container providers handed to handlers under the same name.
+USE_CASES = (
+    "register_user", "login", "refresh_session", "logout", "logout_all", "authenticate", "get_user", "find_user",
+    "update_profile", "change_password", "list_users", "set_user_status", "set_user_role", "api_keys", "uow",
+    "settings",
+)
+
+
+def _provider(container: Container, name: str) -> Provide:
+    provider = getattr(container, name)
+
+    def resolve() -> Any:
+        return provider()
+
+    return Provide(resolve, sync_to_thread=False, use_cache=True)
+
+
+async def resolve_principal(request: Request[Any, Any, Any], authenticate: Authenticate) -> Principal:
+    """The caller, from ``Authorization: Bearer <jwt>`` or ``X-API-Key``. Raises AuthenticationError (401)."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("use 'Authorization: Bearer <token>'", code="INVALID_TOKEN")
+        return await authenticate.access_token(token.strip())
+    key = request.headers.get("x-api-key")
+    if key:
+        return await authenticate.api_key(key)
+    raise AuthenticationError("authentication required", code="UNAUTHORIZED")
+
+
+async def resolve_admin(principal: Principal) -> Principal:
+    """The caller, who must hold the admin role (403 otherwise)."""
+    principal.require(Role.ADMIN)
+    return principal
+
+
+async def resolve_operator(principal: Principal) -> Principal:
+    principal.require(Role.OPERATOR)
+    return principal
+
+
+def http_dependencies(container: Container) -> dict[str, Provide]:
+    deps = {name: _provider(container, name) for name in USE_CASES}
+    deps["principal"] = Provide(resolve_principal)
+    deps["admin"] = Provide(resolve_admin)
+    deps["operator"] = Provide(resolve_operator)
+    return deps
