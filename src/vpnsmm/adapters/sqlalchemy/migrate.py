@@ -33,6 +33,12 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(_config(connection), revision)
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_xact_lock({_ADVISORY_KEY})"))
+    command.downgrade(_config(connection), revision)
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -41,6 +47,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: newest). Idempotent."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Step the schema back to ``revision`` (``base`` empties it). Destroys data in dropped tables."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
