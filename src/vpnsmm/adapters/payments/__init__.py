@@ -1,0 +1,1 @@
+"""Payment gateway adapters (Zarinpal v4, Cryptomus), their in-process fakes, and an in-memory gateway."""
