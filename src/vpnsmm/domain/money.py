@@ -6,6 +6,7 @@ arithmetic only (:meth:`Money.parse`, :meth:`Money.format`), and scaling by a ra
 
 from __future__ import annotations
 
+import math
 import re
 from enum import Enum, StrEnum
 from typing import Any
@@ -213,10 +214,16 @@ class ExchangeRate:
     denominator: int
 
     def __attrs_post_init__(self) -> None:
-        if self.numerator <= 0 or self.denominator <= 0:
+        if type(self.numerator) is not int or type(self.denominator) is not int \
+                or self.numerator <= 0 or self.denominator <= 0:
             raise ValidationError("an exchange rate must be positive", field="rate")
         if self.source is self.target:
             raise ValidationError("an exchange rate needs two different currencies", field="rate")
+        # Keep the ratio in lowest terms so equal rates compare (and replay) equal: 3/2 == 15/10.
+        common = math.gcd(self.numerator, self.denominator)
+        if common > 1:
+            object.__setattr__(self, "numerator", self.numerator // common)
+            object.__setattr__(self, "denominator", self.denominator // common)
 
     @classmethod
     def parse(cls, source: Currency, target: Currency, rate: str) -> ExchangeRate:
@@ -235,9 +242,13 @@ class ExchangeRate:
         den = self.denominator * (10**-shift if shift < 0 else 1)
         return Money(_divide(money.amount * num, den, rounding), self.target)
 
-    def format(self) -> str:
+    def format(self, max_digits: int = 18) -> str:
+        """The rate as a decimal string; exact when it terminates, else cut after ``max_digits`` (``"0.333…"``)."""
         whole, rem = divmod(self.numerator, self.denominator)
-        if rem == 0:
-            return str(whole)
-        digits = len(str(self.denominator)) - 1
-        return f"{whole}.{rem * 10**digits // self.denominator:0{digits}d}".rstrip("0")
+        digits: list[str] = []
+        while rem and len(digits) < max_digits:
+            rem *= 10
+            digit, rem = divmod(rem, self.denominator)
+            digits.append(str(digit))
+        text = f"{whole}.{''.join(digits)}" if digits else str(whole)
+        return text + "…" if rem else text
