@@ -185,6 +185,14 @@ class InMemoryLedger:
                 break
         return page
 
+    async def transfer_entries(self, transfer_id: str) -> Sequence[Entry]:
+        transfer = self._state().transfers.get(transfer_id)
+        if transfer is None:
+            return []
+        found = [e for account_id in (transfer.debit_account_id, transfer.credit_account_id)
+                 for e in self._state().entries.get(account_id, []) if e.transfer_id == transfer_id]
+        return sorted(found, key=lambda e: e.id)
+
     async def totals(self) -> Mapping[Currency, LedgerTotals]:
         return totals_of(self._state().accounts.values())
 

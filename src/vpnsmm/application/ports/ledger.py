@@ -93,6 +93,10 @@ class Ledger(Protocol):
         """
         ...
 
+    async def transfer_entries(self, transfer_id: str) -> Sequence[Entry]:
+        """The entries a stored transfer wrote (debit first, then credit); empty if there is no such transfer."""
+        ...
+
     async def totals(self) -> Mapping[Currency, LedgerTotals]:
         """Per-currency sums of all accounts' debits and credits, posted and pending.
 

@@ -1,0 +1,324 @@
+"""The ledger in SQL: the same pure rules as the in-memory ledger, with row locks for concurrency.
+
+Every transfer locks the accounts it touches in ascending id order (``SELECT ... FOR UPDATE`` on
+PostgreSQL; on SQLite the write transaction already holds the database lock from ``BEGIN IMMEDIATE``),
+checks the idempotency id *after* taking the locks (so two concurrent identical requests serialise and the
+second replays the first), decides with :func:`plan_transfer` and writes the new counters, the transfer and
+its two entries. CHECK constraints on the account rows are a backstop: a bug in the rules could not leave
+a wallet below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vpnsmm.adapters.sqlalchemy.errors import translated
+from vpnsmm.adapters.sqlalchemy.tables import ledger_accounts, ledger_entries, ledger_transfers
+from vpnsmm.application.ports.ledger import MAX_ENTRIES_PAGE
+from vpnsmm.domain.errors import ValidationError, VpnsmmError
+from vpnsmm.domain.ledger import (
+    AccountFlags,
+    AccountPurpose,
+    Entry,
+    LedgerAccount,
+    LedgerTotals,
+    PendingStatus,
+    Side,
+    Transfer,
+    TransferKind,
+    TransferOutcome,
+    TransferRequest,
+    account_not_found,
+    check_linked_batch,
+    check_replay,
+    involved_account_ids,
+    partial_replay_error,
+    plan_transfer,
+    totals_of,
+)
+from vpnsmm.domain.money import Currency, ExchangeRate
+
+
+def _account(row: Any) -> LedgerAccount:
+    return LedgerAccount(id=row.id, owner_id=row.owner_id or None, currency=Currency(row.currency),
+                         purpose=AccountPurpose(row.purpose), flags=AccountFlags(row.flags),
+                         debits_posted=row.debits_posted, credits_posted=row.credits_posted,
+                         debits_pending=row.debits_pending, credits_pending=row.credits_pending)
+
+
+def _transfer(row: Any) -> Transfer:
+    rate = None
+    if row.rate_numerator is not None:
+        rate = ExchangeRate(Currency(row.rate_source), Currency(row.rate_target), row.rate_numerator,
+                            row.rate_denominator)
+    return Transfer(id=row.id, kind=TransferKind(row.kind), debit_account_id=row.debit_account_id,
+                    credit_account_id=row.credit_account_id, amount=row.amount, currency=Currency(row.currency),
+                    code=row.code, pending_id=row.pending_id, reference=row.reference, memo=row.memo, rate=rate,
+                    timestamp=row.created_at)
+
+
+_ENTRY_QUERY = sa.select(
+    ledger_entries, ledger_transfers.c.currency, ledger_transfers.c.kind, ledger_transfers.c.code,
+    ledger_transfers.c.reference, ledger_transfers.c.created_at,
+).join(ledger_transfers, ledger_transfers.c.id == ledger_entries.c.transfer_id)
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(id=row.id, transfer_id=row.transfer_id, account_id=row.account_id, currency=Currency(row.currency),
+                 side=Side(row.side), kind=TransferKind(row.kind), code=row.code, reference=row.reference,
+                 delta=row.delta, pending_delta=row.pending_delta, balance_before=row.balance_before,
+                 balance_after=row.balance_after, available_before=row.available_before,
+                 available_after=row.available_after, timestamp=row.created_at)
+
+
+_WRITE_ALL_TEMPLATE = """
+WITH t AS (
+  INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, currency, code, pending_id,
+    pending_status, reference, memo, rate_source, rate_target, rate_numerator, rate_denominator, created_at)
+  VALUES (:t_id, :t_kind, :t_debit_account_id, :t_credit_account_id, :t_amount, :t_currency, :t_code, :t_pending_id,
+    :t_pending_status, :t_reference, :t_memo, :t_rate_source, :t_rate_target, :t_rate_numerator, :t_rate_denominator,
+    :t_created_at)
+  ON CONFLICT (id) DO NOTHING RETURNING id
+), u AS (
+  UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe,
+    credits_pending = v.cpe
+  FROM (VALUES (CAST(:d_id AS BIGINT), CAST(:d_dp AS BIGINT), CAST(:d_cp AS BIGINT), CAST(:d_dpe AS BIGINT),
+                CAST(:d_cpe AS BIGINT)),
+               (:c_id, :c_dp, :c_cp, :c_dpe, :c_cpe)) AS v (id, dp, cp, dpe, cpe)
+  WHERE a.id = v.id AND EXISTS (SELECT 1 FROM t) RETURNING a.id
+), e AS (
+  INSERT INTO ledger_entries (transfer_id, account_id, side, delta, pending_delta, balance_before, balance_after,
+    available_before, available_after)
+  SELECT t.id, x.account_id, x.side, x.delta, x.pdelta, x.bb, x.ba, x.ab, x.aa
+  FROM t, (VALUES (1, CAST(:d_id AS BIGINT), CAST(:d_side AS VARCHAR), CAST(:d_delta AS BIGINT),
+                   CAST(:d_pdelta AS BIGINT), CAST(:d_bb AS BIGINT), CAST(:d_ba AS BIGINT), CAST(:d_ab AS BIGINT),
+                   CAST(:d_aa AS BIGINT)),
+                  (2, :c_id, :c_side, :c_delta, :c_pdelta, :c_bb, :c_ba, :c_ab, :c_aa))
+       AS x (n, account_id, side, delta, pdelta, bb, ba, ab, aa)
+  ORDER BY x.n RETURNING id
+)/*resolve*/
+SELECT (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated, (SELECT count(*) FROM e) AS entries
+"""
+_RESOLVE = (", r AS (UPDATE ledger_transfers SET pending_status = :r_status "
+            "WHERE id = :r_id AND EXISTS (SELECT 1 FROM t) RETURNING id)")
+_WRITE_ALL = sa.text(_WRITE_ALL_TEMPLATE.replace("/*resolve*/", ""))
+_WRITE_ALL_RESOLVING = sa.text(_WRITE_ALL_TEMPLATE.replace("/*resolve*/", _RESOLVE))
+
+
+def _dialect_insert(conn: AsyncConnection) -> Any:
+    """INSERT with ON CONFLICT support for the connection's dialect."""
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+class SqlLedger:
+    """The ``Ledger`` port on one connection of a unit of work. Never commits."""
+
+    def __init__(self, conn: AsyncConnection, *, now: Any = None) -> None:
+        self._c = conn
+        self._now = now or (lambda: datetime.now(UTC))
+        self._locking = conn.dialect.name == "postgresql"
+
+    # -- accounts --------------------------------------------------------------------------------
+    async def open_account(self, owner_id: int | None, currency: Currency, purpose: AccountPurpose) -> LedgerAccount:
+        found = await self.find_account(owner_id, currency, purpose)
+        if found is not None:
+            return found
+        template = LedgerAccount.open(1, owner_id, currency, purpose)  # validates the triple
+        values = {"owner_id": owner_id or 0, "currency": template.currency.value, "purpose": template.purpose.value,
+                  "flags": template.flags.value}
+        await self._c.execute(_dialect_insert(self._c)(ledger_accounts).values(**values).on_conflict_do_nothing())
+        opened = await self.find_account(owner_id, currency, purpose)
+        if opened is None:  # pragma: no cover - the insert or a concurrent one created it
+            raise RuntimeError("ledger account vanished after insert")
+        return opened
+
+    async def get_account(self, account_id: int) -> LedgerAccount | None:
+        row = (await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.id == account_id))).first()
+        return _account(row) if row else None
+
+    async def find_account(self, owner_id: int | None, currency: Currency,
+                           purpose: AccountPurpose) -> LedgerAccount | None:
+        row = (await self._c.execute(sa.select(ledger_accounts).where(
+            ledger_accounts.c.owner_id == (owner_id or 0), ledger_accounts.c.currency == Currency.parse(currency).value,
+            ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))).first()
+        return _account(row) if row else None
+
+    async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
+        rows = await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.owner_id == (owner_id or 0))
+                                     .order_by(ledger_accounts.c.id))
+        return [_account(r) for r in rows]
+
+    async def _lock(self, ids: Sequence[int]) -> dict[int, LedgerAccount]:
+        query = sa.select(ledger_accounts).where(ledger_accounts.c.id.in_(sorted(set(ids)))) \
+            .order_by(ledger_accounts.c.id)
+        if self._locking:
+            query = query.with_for_update()
+        return {row.id: _account(row) for row in await self._c.execute(query)}
+
+    # -- transfers -------------------------------------------------------------------------------
+    async def get_transfer(self, transfer_id: str) -> Transfer | None:
+        row = (await self._c.execute(sa.select(ledger_transfers).where(ledger_transfers.c.id == transfer_id))).first()
+        return _transfer(row) if row else None
+
+    async def pending_status(self, pending_id: str) -> PendingStatus | None:
+        value = (await self._c.execute(sa.select(ledger_transfers.c.pending_status)
+                                       .where(ledger_transfers.c.id == pending_id))).scalar_one_or_none()
+        return PendingStatus(value) if value else None
+
+    async def _hold_of(self, transfer: Transfer) -> Transfer | None:
+        return await self.get_transfer(transfer.pending_id) if transfer.pending_id is not None else None
+
+    async def execute(self, request: TransferRequest) -> Transfer:
+        if not isinstance(request, TransferRequest):
+            raise ValidationError("execute takes a TransferRequest", field="request")
+        async with translated():
+            return await self._apply(request, self._now())
+
+    async def execute_linked(self, requests: Sequence[TransferRequest]) -> Sequence[Transfer]:
+        batch = check_linked_batch(requests)
+        existing = [await self.get_transfer(r.id) for r in batch]
+        if any(t is not None for t in existing):
+            replayed = [check_replay(t, r, await self._hold_of(t)) for r, t in zip(batch, existing, strict=True)
+                        if t is not None]
+            if len(replayed) == len(batch):
+                return replayed
+            raise partial_replay_error([r.id for r, t in zip(batch, existing, strict=True) if t is not None],
+                                       [r.id for r, t in zip(batch, existing, strict=True) if t is None])
+        # All-or-nothing inside the caller's transaction: a savepoint undoes the earlier legs on failure.
+        timestamp = self._now()
+        async with translated():
+            savepoint = await self._c.begin_nested()
+            try:
+                done = [await self._apply(r, timestamp) for r in batch]
+            except BaseException:
+                await savepoint.rollback()
+                raise
+            await savepoint.commit()
+        return done
+
+    async def _apply(self, request: TransferRequest, timestamp: datetime) -> Transfer:
+        hold = None
+        if request.pending_id is not None:
+            # A replay (or a conflicting reuse of the id) is answered before the hold is even looked at.
+            existing = await self.get_transfer(request.id)
+            if existing is not None:
+                return check_replay(existing, request, await self._hold_of(existing))
+            hold = await self.get_transfer(request.pending_id)
+        debit_id, credit_id = involved_account_ids(request, hold)
+        locked = await self._lock([debit_id, credit_id])
+        try:
+            debit, credit = locked.get(debit_id), locked.get(credit_id)
+            if debit is None:
+                raise account_not_found(debit_id)
+            if credit is None:
+                raise account_not_found(credit_id)
+            status = await self.pending_status(hold.id) if hold is not None else None
+            outcome = plan_transfer(request, debit=debit, credit=credit, pending=hold, pending_status=status,
+                                    timestamp=timestamp)
+        except VpnsmmError:
+            # Refused now -- but a committed twin may have spent the money: then this is its replay.
+            existing = await self.get_transfer(request.id)
+            if existing is not None:
+                return check_replay(existing, request, await self._hold_of(existing))
+            raise
+        # The transfer row goes first: its primary key is the idempotency check. A concurrent twin that committed
+        # while we waited for the locks makes the insert a no-op, and we answer with its stored result.
+        if self._locking:
+            written = await self._write_all_postgres(outcome)
+        elif await self._insert_transfer(outcome.transfer):
+            await self._store(outcome)
+            written = True
+        else:
+            written = False
+        if not written:
+            existing = await self.get_transfer(request.id)
+            assert existing is not None
+            return check_replay(existing, request, await self._hold_of(existing))
+        return outcome.transfer
+
+    async def _write_all_postgres(self, outcome: TransferOutcome) -> bool:
+        """PostgreSQL: the transfer, both counters, both entries (and a hold's resolution) in one round trip.
+
+        Every later part is gated on the transfer insert having happened, so a conflicting id writes nothing.
+        """
+        t, d, c = outcome.transfer, outcome.debit_change, outcome.credit_change
+        params: dict[str, Any] = {f"t_{k}": v for k, v in self._transfer_values(t).items()}
+        for prefix, account, change in (("d", outcome.debit_account, d), ("c", outcome.credit_account, c)):
+            params.update({f"{prefix}_id": account.id, f"{prefix}_dp": account.debits_posted,
+                           f"{prefix}_cp": account.credits_posted, f"{prefix}_dpe": account.debits_pending,
+                           f"{prefix}_cpe": account.credits_pending, f"{prefix}_side": change.side.value,
+                           f"{prefix}_delta": change.delta, f"{prefix}_pdelta": change.pending_delta,
+                           f"{prefix}_bb": change.balance_before, f"{prefix}_ba": change.balance_after,
+                           f"{prefix}_ab": change.available_before, f"{prefix}_aa": change.available_after})
+        statement = _WRITE_ALL
+        if outcome.resolution is not None:
+            params["r_id"], params["r_status"] = outcome.resolution.pending_id, outcome.resolution.status.value
+            statement = _WRITE_ALL_RESOLVING
+        row = (await self._c.execute(statement, params)).first()
+        return bool(row and row.inserted)
+
+    @staticmethod
+    def _transfer_values(t: Transfer) -> dict[str, Any]:
+        return {
+            "id": t.id, "kind": t.kind.value, "debit_account_id": t.debit_account_id,
+            "credit_account_id": t.credit_account_id, "amount": t.amount, "currency": t.currency.value,
+            "code": t.code, "pending_id": t.pending_id,
+            "pending_status": PendingStatus.PENDING.value if t.kind is TransferKind.PENDING else None,
+            "reference": t.reference, "memo": t.memo,
+            "rate_source": t.rate.source.value if t.rate else None,
+            "rate_target": t.rate.target.value if t.rate else None,
+            "rate_numerator": t.rate.numerator if t.rate else None,
+            "rate_denominator": t.rate.denominator if t.rate else None, "created_at": t.timestamp}
+
+    async def _insert_transfer(self, t: Transfer) -> bool:
+        values = self._transfer_values(t)
+        insert = _dialect_insert(self._c)(ledger_transfers).values(**values).on_conflict_do_nothing(
+            index_elements=[ledger_transfers.c.id]).returning(ledger_transfers.c.id)
+        return (await self._c.execute(insert)).first() is not None
+
+    async def _store(self, outcome: TransferOutcome) -> None:
+        t = outcome.transfer
+        for account in (outcome.debit_account, outcome.credit_account):
+            await self._c.execute(ledger_accounts.update().where(ledger_accounts.c.id == account.id).values(
+                debits_posted=account.debits_posted, credits_posted=account.credits_posted,
+                debits_pending=account.debits_pending, credits_pending=account.credits_pending))
+        await self._c.execute(ledger_entries.insert(), [
+            {"transfer_id": t.id, "account_id": ch.account_id, "side": ch.side.value, "delta": ch.delta,
+             "pending_delta": ch.pending_delta, "balance_before": ch.balance_before,
+             "balance_after": ch.balance_after, "available_before": ch.available_before,
+             "available_after": ch.available_after}
+            for ch in (outcome.debit_change, outcome.credit_change)])
+        if outcome.resolution is not None:
+            await self._c.execute(ledger_transfers.update()
+                                  .where(ledger_transfers.c.id == outcome.resolution.pending_id)
+                                  .values(pending_status=outcome.resolution.status.value))
+
+    # -- history ---------------------------------------------------------------------------------
+    async def entries(self, account_id: int, *, before_id: int | None = None, limit: int = 50) -> Sequence[Entry]:
+        if type(limit) is not int or not 1 <= limit <= MAX_ENTRIES_PAGE:
+            raise ValidationError(f"limit must be in 1..{MAX_ENTRIES_PAGE}", field="limit")
+        if before_id is not None and type(before_id) is not int:
+            raise ValidationError("before_id must be an integer", field="before_id")
+        if await self.get_account(account_id) is None:
+            raise account_not_found(account_id)
+        query = _ENTRY_QUERY.where(ledger_entries.c.account_id == account_id)
+        if before_id is not None:
+            query = query.where(ledger_entries.c.id < before_id)
+        rows = await self._c.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit))
+        return [_entry(r) for r in rows]
+
+    async def transfer_entries(self, transfer_id: str) -> Sequence[Entry]:
+        rows = await self._c.execute(_ENTRY_QUERY.where(ledger_entries.c.transfer_id == transfer_id)
+                                     .order_by(ledger_entries.c.id))
+        return [_entry(r) for r in rows]
+
+    async def totals(self) -> Mapping[Currency, LedgerTotals]:
+        rows = await self._c.execute(sa.select(ledger_accounts))
+        return totals_of(_account(r) for r in rows)
