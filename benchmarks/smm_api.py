@@ -1,0 +1,219 @@
+"""Perfect Panel API v2 throughput: ``action=add`` orders/s and multi-status (100 ids) calls/s, on PostgreSQL.
+
+In the same run and against the same PostgreSQL server, it also measures a bare Litestar endpoint that parses the
+same form and does one INSERT ... RETURNING (the floor for "an HTTP request that writes a row"), so the figures
+can be read as a ratio. Both servers run as their own single-worker uvicorn processes on 127.0.0.1; the load
+comes from this process with ``--clients`` concurrent keep-alive connections.
+
+The vpnsmm path per ``add``: API key authentication, catalogue and user-rate lookups, validation and pricing,
+one transaction that inserts the order and executes the ledger charge (locks, bounds, transfer, two entries),
+then the submit to the provider (an in-process simulated panel, no network) and a second transaction recording
+the provider order id.
+
+    python benchmarks/smm_api.py [--clients 16] [--seconds 10]
+
+Needs PostgreSQL at VPNSMM_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
+Prints a JSON summary; docs/performance.md records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from litestar import Litestar, Request, Response, post
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get("VPNSMM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+DB = "vpnsmm_bench_smm"
+URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB
+
+
+# ------------------------------------------------------------------------------------------ bare endpoint
+def bare_app() -> Litestar:
+    """A Litestar app with POST /api/v2 that reads the form and INSERTs one row (no auth, no money)."""
+    engine = create_async_engine(URL, pool_size=10, max_overflow=10)
+    table = sa.table("bare_orders", sa.column("id"), sa.column("service"), sa.column("link"), sa.column("quantity"))
+
+    @post("/api/v2", status_code=200)
+    async def add(request: Request[Any, Any, Any]) -> Response[bytes]:
+        form = await request.form()
+        async with engine.begin() as conn:
+            order_id = (await conn.execute(sa.insert(table).values(
+                service=int(form["service"]), link=form["link"], quantity=int(form["quantity"]),
+            ).returning(table.c.id))).scalar_one()
+        return Response(content=json.dumps({"order": order_id}).encode(), media_type="application/json")
+
+    return Litestar(route_handlers=[add], openapi_config=None, debug=False)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _prepare_database() -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    await _admin(f'CREATE DATABASE "{DB}"')
+    engine = create_async_engine(URL)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE bare_orders (id bigserial PRIMARY KEY, service bigint NOT NULL, "
+                                       "link text NOT NULL, quantity bigint NOT NULL, "
+                                       "created_at timestamptz NOT NULL DEFAULT now())"))
+    finally:
+        await engine.dispose()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+async def _load(url: str, clients: int, seconds: float, make_form: Any) -> tuple[int, int]:
+    """Send forms from ``clients`` concurrent workers for ``seconds``; (successful calls, errors)."""
+    ok = errors = 0
+    deadline = time.perf_counter() + seconds
+    counter = itertools.count()
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal ok, errors
+        while time.perf_counter() < deadline:
+            response = await http.post(url, data=make_form(next(counter)))
+            body = response.json()
+            if response.status_code == 200 and not (isinstance(body, dict) and "error" in body):
+                ok += 1
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
+        await asyncio.gather(*(worker(http) for _ in range(clients)))
+    return ok, errors
+
+
+async def _setup_vpnsmm(base: str) -> tuple[str, int]:
+    """Admin login, a simulated provider with its services, a funded customer with an API key."""
+    async with httpx.AsyncClient(base_url=base, timeout=60.0) as http:
+        token = (await http.post("/v1/auth/login", json={"username": "boss", "password": "boss password"})).json()
+        admin = {"Authorization": f"Bearer {token['access_token']}"}
+        provider = (await http.post("/v1/admin/smm/providers", headers=admin, json={
+            "name": "sim", "kind": "simulated", "api_url": "http://simulated.invalid/api/v2", "api_key": "k",
+            "currency": "USD"})).json()
+        await http.post(f"/v1/admin/smm/providers/{provider['id']}/sync", headers=admin, json={"markup": "0"})
+        registered = (await http.post("/v1/auth/register", json={"username": "buyer",
+                                                                  "password": "buyer password"})).json()
+        auth = {"Authorization": f"Bearer {registered['access_token']}"}
+        me = (await http.get("/v1/me", headers=auth)).json()
+        key = (await http.post("/v1/api-keys", headers=auth, json={"name": "bench"})).json()["key"]
+        await http.post(f"/v1/admin/wallets/{me['id']}/adjust", headers=admin, json={
+            "amount": "10000000.00", "currency": "USD", "reason": "bench", "idempotency_key": "bench-fund"})
+        services = (await http.post("/api/v2", data={"key": key, "action": "services"})).json()
+        followers = next(s["service"] for s in services if s["name"] == "Instagram Followers")
+    return key, int(followers)
+
+
+async def run(clients: int, seconds: float) -> dict[str, Any]:
+    await _prepare_database()
+    data_dir = Path(tempfile.mkdtemp(prefix="vpnsmm-bench-smm-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPNSMM_")}
+    env.update({"VPNSMM_DATA_DIR": str(data_dir), "VPNSMM_DATABASE_URL": URL, "VPNSMM_DEFAULT_CURRENCY": "USD",
+                "VPNSMM_RATE_LIMITS": "off", "VPNSMM_LOG_LEVEL": "WARNING", "VPNSMM_JOBS_IN_PROCESS": "off",
+                "PYTHONPATH": str(ROOT / "src")})
+    subprocess.run([sys.executable, "-m", "vpnsmm", "users", "create", "boss", "--role", "admin",
+                    "--password-stdin"], input=b"boss password\n", env=env, check=True, capture_output=True)
+    app_port, bare_port = _free_port(), _free_port()
+    app = subprocess.Popen([sys.executable, "-m", "vpnsmm", "serve", "--host", "127.0.0.1", "--port",
+                            str(app_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bare = subprocess.Popen([sys.executable, __file__, "--serve-bare", "--port", str(bare_port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        app_url, bare_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+        _wait_healthy(app_url, app, "/health")
+        _wait_healthy(bare_url, bare, "/api/v2")
+        key, service = await _setup_vpnsmm(app_url)
+
+        def add_form(i: int) -> dict[str, str]:
+            return {"key": key, "action": "add", "service": str(service),
+                    "link": f"https://instagram.com/p/bench{i}", "quantity": "100"}
+
+        await _load(f"{app_url}/api/v2", clients, 2, add_form)  # warm-up
+        await _load(f"{bare_url}/api/v2", clients, 2, add_form)
+        add_ok, add_err = await _load(f"{app_url}/api/v2", clients, seconds, add_form)
+        bare_ok, bare_err = await _load(f"{bare_url}/api/v2", clients, seconds, add_form)
+
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            listed = (await http.post(f"{app_url}/api/v2", data={"key": key, "action": "status",
+                                                                  "orders": "1"})).json()
+            assert "1" in listed
+        ids = ",".join(str(i) for i in range(1, 101))
+
+        def status_form(_: int) -> dict[str, str]:
+            return {"key": key, "action": "status", "orders": ids}
+
+        status_ok, status_err = await _load(f"{app_url}/api/v2", clients, seconds, status_form)
+    finally:
+        for proc in (app, bare):
+            proc.terminate()
+            proc.wait(timeout=20)
+        await _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    return {
+        "clients": clients, "seconds": seconds,
+        "api_v2_add_per_s": round(add_ok / seconds, 1), "api_v2_add_errors": add_err,
+        "bare_insert_per_s": round(bare_ok / seconds, 1), "bare_insert_errors": bare_err,
+        "add_vs_bare_ratio": round(add_ok / bare_ok, 3) if bare_ok else None,
+        "api_v2_status_100_ids_per_s": round(status_ok / seconds, 1), "api_v2_status_errors": status_err,
+        "order_statuses_per_s": round(100 * status_ok / seconds, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        import uvicorn
+
+        uvicorn.run(bare_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        return
+    print(json.dumps(asyncio.run(run(args.clients, args.seconds)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

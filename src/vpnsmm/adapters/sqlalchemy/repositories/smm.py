@@ -1,0 +1,309 @@
+"""SMM catalogue, orders and refills in SQL (Core, explicit row <-> attrs mapping)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
+from vpnsmm.adapters.sqlalchemy.tables import (
+    smm_categories,
+    smm_orders,
+    smm_providers,
+    smm_refills,
+    smm_services,
+    smm_user_rates,
+)
+from vpnsmm.domain.errors import NotFoundError
+from vpnsmm.domain.money import Currency, Money
+from vpnsmm.domain.smm import OrderStatus, RefillStatus, ServiceType
+from vpnsmm.domain.smm_orders import (
+    Category,
+    OrderFilter,
+    OrderStatsRow,
+    Provider,
+    ProviderKind,
+    Refill,
+    Service,
+    SmmOrder,
+    SubmitState,
+    UserRate,
+)
+
+register_unique("smm_providers.name", "name", "PROVIDER_EXISTS", "a provider with this name exists")
+register_unique("uq_smm_providers_name", "name", "PROVIDER_EXISTS", "a provider with this name exists")
+register_unique("smm_categories.name", "name", "CATEGORY_EXISTS", "category exists")
+register_unique("uq_smm_categories_name", "name", "CATEGORY_EXISTS", "category exists")
+register_unique("uq_smm_services_provider_service", "provider_service_id", "SERVICE_EXISTS",
+                "this provider service is already in the catalogue")
+register_unique("smm_services.provider_id", "provider_service_id", "SERVICE_EXISTS",
+                "this provider service is already in the catalogue")
+
+
+def _lock(conn: AsyncConnection, query: Any, for_update: bool) -> Any:
+    return query.with_for_update() if for_update and conn.dialect.name == "postgresql" else query
+
+
+# ------------------------------------------------------------------------------------------ mapping
+def _provider_values(p: Provider) -> dict[str, Any]:
+    return {"name": p.name, "kind": p.kind.value, "api_url": p.api_url, "api_key_encrypted": p.api_key_encrypted,
+            "currency": p.currency.value, "exchange_rate": p.exchange_rate, "active": p.active,
+            "created_at": p.created_at}
+
+
+def _provider(r: Any) -> Provider:
+    return Provider(id=r.id, name=r.name, kind=ProviderKind(r.kind), api_url=r.api_url,
+                    api_key_encrypted=r.api_key_encrypted, currency=Currency(r.currency),
+                    exchange_rate=r.exchange_rate, active=bool(r.active), created_at=r.created_at)
+
+
+def _service_values(s: Service) -> dict[str, Any]:
+    return {"name": s.name, "type": s.type.value, "category_id": s.category_id, "rate": s.rate.amount,
+            "currency": s.rate.currency.value, "min": s.min, "max": s.max, "provider_id": s.provider_id,
+            "provider_service_id": s.provider_service_id, "refill": s.refill, "cancel": s.cancel,
+            "dripfeed": s.dripfeed, "markup": s.markup, "provider_rate": s.provider_rate,
+            "description": s.description, "active": s.active}
+
+
+def _service(r: Any) -> Service:
+    return Service(id=r.id, name=r.name, type=ServiceType(r.type), category_id=r.category_id,
+                   rate=Money(r.rate, Currency(r.currency)), min=r.min, max=r.max, provider_id=r.provider_id,
+                   provider_service_id=r.provider_service_id, refill=bool(r.refill), cancel=bool(r.cancel),
+                   dripfeed=bool(r.dripfeed), markup=r.markup, provider_rate=r.provider_rate,
+                   description=r.description, active=bool(r.active))
+
+
+def _order_values(o: SmmOrder) -> dict[str, Any]:
+    assert o.refunded is not None
+    return {"user_id": o.user_id, "service_id": o.service_id, "provider_id": o.provider_id, "link": o.link,
+            "fields": o.fields, "quantity": o.quantity, "runs": o.runs, "interval": o.interval,
+            "charge": o.charge.amount, "refunded": o.refunded.amount, "currency": o.charge.currency.value,
+            "status": o.status.value, "start_count": o.start_count, "remains": o.remains,
+            "provider_order_id": o.provider_order_id, "submit_state": o.submit_state.value,
+            "submit_attempts": o.submit_attempts, "cancel_requested": o.cancel_requested, "error": o.error,
+            "created_at": o.created_at, "updated_at": o.updated_at}
+
+
+def _order(r: Any) -> SmmOrder:
+    currency = Currency(r.currency)
+    return SmmOrder(id=r.id, user_id=r.user_id, service_id=r.service_id, provider_id=r.provider_id, link=r.link,
+                    fields=dict(r.fields or {}), quantity=r.quantity, runs=r.runs, interval=r.interval,
+                    charge=Money(r.charge, currency), refunded=Money(r.refunded, currency),
+                    status=OrderStatus(r.status), start_count=r.start_count, remains=r.remains,
+                    provider_order_id=r.provider_order_id, submit_state=SubmitState(r.submit_state),
+                    submit_attempts=r.submit_attempts, cancel_requested=bool(r.cancel_requested), error=r.error,
+                    created_at=r.created_at, updated_at=r.updated_at)
+
+
+def _refill(r: Any) -> Refill:
+    return Refill(id=r.id, order_id=r.order_id, user_id=r.user_id, provider_refill_id=r.provider_refill_id,
+                  status=RefillStatus(r.status), created_at=r.created_at, updated_at=r.updated_at)
+
+
+# ------------------------------------------------------------------------------------------ catalogue
+class SqlSmmCatalogueRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add_provider(self, provider: Provider) -> Provider:
+        async with translated():
+            result = await self._c.execute(smm_providers.insert().values(**_provider_values(provider))
+                                           .returning(smm_providers.c.id))
+        provider.id = int(result.scalar_one())
+        return provider
+
+    async def get_provider(self, provider_id: int) -> Provider | None:
+        row = (await self._c.execute(sa.select(smm_providers).where(smm_providers.c.id == provider_id))).first()
+        return _provider(row) if row else None
+
+    async def list_providers(self) -> Sequence[Provider]:
+        return [_provider(r) for r in await self._c.execute(sa.select(smm_providers).order_by(smm_providers.c.id))]
+
+    async def update_provider(self, provider: Provider) -> None:
+        async with translated():
+            result = await self._c.execute(smm_providers.update().where(smm_providers.c.id == provider.id)
+                                           .values(**_provider_values(provider)))
+        if result.rowcount == 0:
+            raise NotFoundError("provider not found", code="PROVIDER_NOT_FOUND")
+
+    async def category_by_name(self, name: str) -> Category | None:
+        row = (await self._c.execute(sa.select(smm_categories).where(smm_categories.c.name == name))).first()
+        return Category(id=row.id, name=row.name, sort=row.sort) if row else None
+
+    async def add_category(self, category: Category) -> Category:
+        async with translated():
+            result = await self._c.execute(smm_categories.insert().values(name=category.name, sort=category.sort)
+                                           .returning(smm_categories.c.id))
+        category.id = int(result.scalar_one())
+        return category
+
+    async def list_categories(self) -> Sequence[Category]:
+        rows = await self._c.execute(sa.select(smm_categories).order_by(smm_categories.c.sort, smm_categories.c.id))
+        return [Category(id=r.id, name=r.name, sort=r.sort) for r in rows]
+
+    async def add_service(self, service: Service) -> Service:
+        async with translated():
+            result = await self._c.execute(smm_services.insert().values(**_service_values(service))
+                                           .returning(smm_services.c.id))
+        service.id = int(result.scalar_one())
+        return service
+
+    async def get_service(self, service_id: int) -> Service | None:
+        row = (await self._c.execute(sa.select(smm_services).where(smm_services.c.id == service_id))).first()
+        return _service(row) if row else None
+
+    async def update_service(self, service: Service) -> None:
+        async with translated():
+            result = await self._c.execute(smm_services.update().where(smm_services.c.id == service.id)
+                                           .values(**_service_values(service)))
+        if result.rowcount == 0:
+            raise NotFoundError("service not found", code="SERVICE_NOT_FOUND")
+
+    async def list_services(self, *, category_id: int | None = None, active: bool | None = None,
+                            provider_id: int | None = None) -> Sequence[Service]:
+        query = sa.select(smm_services)
+        if category_id is not None:
+            query = query.where(smm_services.c.category_id == category_id)
+        if active is not None:
+            query = query.where(smm_services.c.active == active)
+        if provider_id is not None:
+            query = query.where(smm_services.c.provider_id == provider_id)
+        return [_service(r) for r in await self._c.execute(query.order_by(smm_services.c.id))]
+
+    async def set_user_rate(self, rate: UserRate) -> None:
+        service_id = rate.service_id or 0
+        await self._c.execute(smm_user_rates.delete().where(smm_user_rates.c.user_id == rate.user_id,
+                                                            smm_user_rates.c.service_id == service_id))
+        await self._c.execute(smm_user_rates.insert().values(
+            user_id=rate.user_id, service_id=service_id, rate=rate.rate.amount if rate.rate else None,
+            currency=rate.rate.currency.value if rate.rate else None, discount_bp=rate.discount_bp))
+
+    async def delete_user_rate(self, user_id: int, service_id: int | None) -> bool:
+        result = await self._c.execute(smm_user_rates.delete().where(smm_user_rates.c.user_id == user_id,
+                                                                     smm_user_rates.c.service_id == (service_id or 0)))
+        return bool(result.rowcount)
+
+    async def user_rates(self, user_id: int) -> Sequence[UserRate]:
+        rows = await self._c.execute(sa.select(smm_user_rates).where(smm_user_rates.c.user_id == user_id))
+        return [UserRate(user_id=r.user_id, service_id=r.service_id or None,
+                         rate=Money(r.rate, Currency(r.currency)) if r.rate is not None else None,
+                         discount_bp=r.discount_bp) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------ orders
+def _filtered(query: Any, f: OrderFilter) -> Any:
+    c = smm_orders.c
+    if f.user_id is not None:
+        query = query.where(c.user_id == f.user_id)
+    if f.status is not None:
+        query = query.where(c.status == f.status.value)
+    if f.service_id is not None:
+        query = query.where(c.service_id == f.service_id)
+    if f.provider_id is not None:
+        query = query.where(c.provider_id == f.provider_id)
+    if f.submit_state is not None:
+        query = query.where(c.submit_state == f.submit_state.value)
+    if f.search:
+        query = query.where(sa.func.lower(c.link).contains(f.search.lower(), autoescape=True))
+    return query
+
+
+_TERMINAL = [s.value for s in OrderStatus if s.is_terminal]
+
+
+class SqlSmmOrderRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, order: SmmOrder) -> SmmOrder:
+        async with translated():
+            result = await self._c.execute(smm_orders.insert().values(**_order_values(order))
+                                           .returning(smm_orders.c.id))
+        order.id = int(result.scalar_one())
+        return order
+
+    async def get(self, order_id: int, *, for_update: bool = False) -> SmmOrder | None:
+        query = _lock(self._c, sa.select(smm_orders).where(smm_orders.c.id == order_id), for_update)
+        row = (await self._c.execute(query)).first()
+        return _order(row) if row else None
+
+    async def get_for_user(self, order_id: int, user_id: int, *, for_update: bool = False) -> SmmOrder | None:
+        query = _lock(self._c, sa.select(smm_orders).where(smm_orders.c.id == order_id,
+                                                           smm_orders.c.user_id == user_id), for_update)
+        row = (await self._c.execute(query)).first()
+        return _order(row) if row else None
+
+    async def many_for_user(self, user_id: int, order_ids: Sequence[int]) -> Sequence[SmmOrder]:
+        if not order_ids:
+            return []
+        rows = await self._c.execute(sa.select(smm_orders).where(
+            smm_orders.c.user_id == user_id, smm_orders.c.id.in_(list(order_ids))).order_by(smm_orders.c.id))
+        return [_order(r) for r in rows]
+
+    async def update(self, order: SmmOrder) -> None:
+        async with translated():
+            result = await self._c.execute(smm_orders.update().where(smm_orders.c.id == order.id)
+                                           .values(**_order_values(order)))
+        if result.rowcount == 0:
+            raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
+
+    async def list(self, filter: OrderFilter, *, limit: int, offset: int) -> Sequence[SmmOrder]:
+        query = _filtered(sa.select(smm_orders), filter).order_by(smm_orders.c.id.desc()).limit(limit).offset(offset)
+        return [_order(r) for r in await self._c.execute(query)]
+
+    async def count(self, filter: OrderFilter) -> int:
+        query = _filtered(sa.select(sa.func.count()).select_from(smm_orders), filter)
+        return int((await self._c.execute(query)).scalar_one())
+
+    async def to_poll(self, *, limit: int) -> Sequence[SmmOrder]:
+        c = smm_orders.c
+        query = (sa.select(smm_orders).where(c.submit_state == SubmitState.SENT.value, c.status.not_in(_TERMINAL))
+                 .order_by(sa.func.coalesce(c.updated_at, c.created_at), c.id).limit(limit))
+        return [_order(r) for r in await self._c.execute(query)]
+
+    async def to_submit(self, *, limit: int) -> Sequence[SmmOrder]:
+        query = (sa.select(smm_orders).where(smm_orders.c.submit_state == SubmitState.QUEUED.value)
+                 .order_by(smm_orders.c.id).limit(limit))
+        return [_order(r) for r in await self._c.execute(query)]
+
+    async def add_refill(self, refill: Refill) -> Refill:
+        result = await self._c.execute(smm_refills.insert().values(
+            order_id=refill.order_id, user_id=refill.user_id, provider_refill_id=refill.provider_refill_id,
+            status=refill.status.value, created_at=refill.created_at, updated_at=refill.updated_at,
+        ).returning(smm_refills.c.id))
+        refill.id = int(result.scalar_one())
+        return refill
+
+    async def get_refill_for_user(self, refill_id: int, user_id: int) -> Refill | None:
+        row = (await self._c.execute(sa.select(smm_refills).where(smm_refills.c.id == refill_id,
+                                                                  smm_refills.c.user_id == user_id))).first()
+        return _refill(row) if row else None
+
+    async def refills_to_poll(self, *, limit: int) -> Sequence[Refill]:
+        open_ = [s.value for s in RefillStatus if not s.is_terminal]
+        rows = await self._c.execute(sa.select(smm_refills).where(smm_refills.c.status.in_(open_))
+                                     .order_by(smm_refills.c.id).limit(limit))
+        return [_refill(r) for r in rows]
+
+    async def update_refill(self, refill: Refill) -> None:
+        await self._c.execute(smm_refills.update().where(smm_refills.c.id == refill.id).values(
+            status=refill.status.value, updated_at=refill.updated_at, provider_refill_id=refill.provider_refill_id))
+
+    async def stats(self, *, since: datetime | None = None) -> Sequence[OrderStatsRow]:
+        c = smm_orders.c
+        day = sa.func.date(c.created_at) if self._c.dialect.name == "sqlite" else sa.cast(c.created_at, sa.Date)
+        query = sa.select(day.label("day"), c.status, c.currency, sa.func.count().label("n"),
+                          sa.func.sum(c.charge).label("charged"), sa.func.sum(c.refunded).label("refunded"))
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        query = query.group_by(day, c.status, c.currency).order_by(day, c.status, c.currency)
+        out = []
+        for r in await self._c.execute(query):
+            value = r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))
+            out.append(OrderStatsRow(day=value, status=OrderStatus(r.status), currency=Currency(r.currency),
+                                     count=int(r.n), charged=int(r.charged or 0), refunded=int(r.refunded or 0)))
+        return out
