@@ -44,9 +44,29 @@ class Settings:
     port: int = 8000
     public_url: str = ""  # how customers and gateways reach us; defaults to http://host:port
     redis_url: str = ""  # empty = in-process rate limits and events
+    rate_limits: str = "default"  # "off", "default" or "auth=10/60,read=100/60,..." (entrypoints/http/ratelimit.py)
+    jobs_in_process: str = "auto"  # auto = run jobs inside `vpnsmm serve` on SQLite only; on | off
+    job_concurrency: int = 4  # jobs run at once per worker process
+    job_lease_seconds: int = 60  # a killed worker's jobs are retried after at most this long
+    job_poll_ms: int = 1000  # how often an idle worker looks for due jobs
+    job_schedules: str = ""  # "usage.sync=every:300; expiry.enforce=cron:*/5 * * * *; smm.poll=off"
+    job_modules: tuple[str, ...] = field(default=())  # extra modules with register_tasks(registry, container)
     max_body_bytes: int = 1_048_576
     db_pool_size: int = 10
     cors_origins: tuple[str, ...] = field(default=())
+    # payments (a gateway is enabled when its credentials are set)
+    default_currency: str = "IRR"
+    zarinpal_merchant_id: str = ""
+    zarinpal_sandbox: bool = False
+    zarinpal_api_base: str = ""  # override the API host (tests and the demo point it at the in-process fake)
+    zarinpal_startpay_base: str = ""
+    cryptomus_merchant: str = ""
+    cryptomus_api_key: str = ""
+    cryptomus_base_url: str = ""
+    cryptomus_allowed_ips: tuple[str, ...] = field(default=())
+    card_number: str = ""  # card-to-card: the card customers transfer to
+    card_holder: str = ""
+    card_bank: str = ""
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -130,6 +150,73 @@ def _url_or_empty(raw: object) -> str:
     return value
 
 
+def _rate_limits(raw: object) -> str:
+    from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
+
+    value = str(raw).strip() or "default"
+    parse_rate_limits(value)  # raises ValueError naming the bad entry
+    return value
+
+
+def _job_schedules(raw: object) -> str:
+    from vpnsmm.application.jobs import parse_schedule_overrides
+    from vpnsmm.domain.errors import ValidationError
+
+    value = str(raw).strip()
+    try:
+        parse_schedule_overrides(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+def _modules(raw: object) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    names = tuple(str(m).strip() for m in items if str(m).strip())
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(f"{name!r} is not a module name")
+    return names
+
+
+def _bool(raw: object) -> bool:
+    value = str(raw).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _currency(raw: object) -> str:
+    from vpnsmm.domain.errors import ValidationError
+    from vpnsmm.domain.money import Currency
+
+    try:
+        return Currency.parse(raw).value
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _csv(raw: object) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _card(raw: object) -> str:
+    from vpnsmm.domain.errors import ValidationError
+    from vpnsmm.domain.payments import CardAccount
+
+    value = "".join(ch for ch in str(raw) if not ch.isspace() and ch != "-")
+    if not value:
+        return ""
+    try:
+        CardAccount(holder="x", card_number=value, bank="x")
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
 _FIELDS: dict[str, tuple[str, Any]] = {
     "DATABASE_URL": ("database_url", _db_url),
     "SECRET_KEY": ("secret_key", _secret),
@@ -143,9 +230,28 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "PORT": ("port", _int_in(1, 65_535)),
     "PUBLIC_URL": ("public_url", _url_or_empty),
     "REDIS_URL": ("redis_url", _url_or_empty),
+    "RATE_LIMITS": ("rate_limits", lambda raw: _rate_limits(raw)),
+    "JOBS_IN_PROCESS": ("jobs_in_process", _choice("auto", "on", "off")),
+    "JOB_CONCURRENCY": ("job_concurrency", _int_in(1, 256)),
+    "JOB_LEASE_SECONDS": ("job_lease_seconds", _int_in(1, 3600)),
+    "JOB_POLL_MS": ("job_poll_ms", _int_in(10, 60_000)),
+    "JOB_SCHEDULES": ("job_schedules", lambda raw: _job_schedules(raw)),
+    "JOB_MODULES": ("job_modules", lambda raw: _modules(raw)),
     "MAX_BODY_BYTES": ("max_body_bytes", _int_in(1024, 100 * 1_048_576)),
     "DB_POOL_SIZE": ("db_pool_size", _int_in(1, 200)),
     "CORS_ORIGINS": ("cors_origins", _origins),
+    "DEFAULT_CURRENCY": ("default_currency", lambda raw: _currency(raw)),
+    "ZARINPAL_MERCHANT_ID": ("zarinpal_merchant_id", _str),
+    "ZARINPAL_SANDBOX": ("zarinpal_sandbox", lambda raw: _bool(raw)),
+    "ZARINPAL_API_BASE": ("zarinpal_api_base", _url_or_empty),
+    "ZARINPAL_STARTPAY_BASE": ("zarinpal_startpay_base", _url_or_empty),
+    "CRYPTOMUS_MERCHANT": ("cryptomus_merchant", _str),
+    "CRYPTOMUS_API_KEY": ("cryptomus_api_key", _str),
+    "CRYPTOMUS_BASE_URL": ("cryptomus_base_url", _url_or_empty),
+    "CRYPTOMUS_ALLOWED_IPS": ("cryptomus_allowed_ips", lambda raw: _csv(raw)),
+    "CARD_NUMBER": ("card_number", lambda raw: _card(raw)),
+    "CARD_HOLDER": ("card_holder", _str),
+    "CARD_BANK": ("card_bank", _str),
 }
 
 

@@ -6,17 +6,47 @@ domain/, application/ or adapters/ imports this module (import-linter checks it)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import importlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vpnsmm.adapters.events.local import InMemoryEventBus
+from vpnsmm.adapters.events.redis import RedisEventBus
+from vpnsmm.adapters.jobs.runner import JobRunner
+from vpnsmm.adapters.jobs.sql import SqlJobStore
+from vpnsmm.adapters.panels.registry import FernetSecretBox, PanelRegistry
+from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
+from vpnsmm.adapters.payments.zarinpal import ZarinpalGateway
+from vpnsmm.adapters.ratelimit.stores import InMemoryRateLimitStore, RedisRateLimitStore
 from vpnsmm.adapters.security import Argon2PasswordHasher, JwtAccessTokens, SystemClock
+from vpnsmm.adapters.smm.registry import FernetSecretCipher, ProviderRegistry
 from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.adapters.sqlalchemy.engine import make_engine
+from vpnsmm.adapters.sqlalchemy.repositories.vpn import SqlWireGuardPeerStore
 from vpnsmm.adapters.sqlalchemy.uow import SqlUnitOfWorkFactory
+from vpnsmm.application.billing import (
+    CancelInvoice,
+    ConfirmPayment,
+    CreateInvoice,
+    ExpireInvoices,
+    FulfilInvoice,
+    GatewaySet,
+    GetInvoice,
+    HandleGatewayNotice,
+    ListPayments,
+    PayInvoice,
+    ReconcilePayments,
+    ReviewCardPayment,
+    SubmitCardReceipt,
+    Wallets,
+    register_billing_tasks,
+)
 from vpnsmm.application.demo import LoadDemoData
 from vpnsmm.application.identity import (
     Authenticate,
@@ -36,12 +66,87 @@ from vpnsmm.application.identity import (
     SetUserStatus,
     UpdateProfile,
 )
+from vpnsmm.application.jobs import TaskRegistry, parse_schedule_overrides
+from vpnsmm.application.ports.payments import PaymentGateway
+from vpnsmm.application.smm import (
+    AdminOrders,
+    LoadSmmDemo,
+    ManageProviders,
+    ManageServices,
+    OrderStatistics,
+    PlaceOrder,
+    SmmCatalogue,
+    SmmOrders,
+    SubmitOrders,
+    SyncOrders,
+)
+from vpnsmm.application.vpn import (
+    AdminAccounts,
+    BuyAddOn,
+    BuyPlan,
+    EnforceLimits,
+    LoadVpnDemo,
+    ManagePlans,
+    ManageServers,
+    RenewAccount,
+    RevokeAccount,
+    SyncUsage,
+    VpnAccounts,
+    VpnFulfiller,
+)
 from vpnsmm.config import Settings
+from vpnsmm.domain.billing import Gateway, InvoicePurpose
+from vpnsmm.domain.money import Currency
+from vpnsmm.domain.payments import CardAccount
 
 
 def _engine(settings: Settings) -> AsyncEngine:
     # Creating an engine does no I/O; connections open lazily. stop() disposes it.
     return make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+
+
+def _http_client() -> httpx.AsyncClient:
+    # One pooled client for every outside API; stop() closes it.
+    return httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0),
+                             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+
+
+def _gateways(settings: Settings, http: httpx.AsyncClient) -> GatewaySet:
+    gateways: dict[Gateway, PaymentGateway] = {}
+    if settings.zarinpal_merchant_id:
+        gateways[Gateway.ZARINPAL] = ZarinpalGateway(
+            http, settings.zarinpal_merchant_id, sandbox=settings.zarinpal_sandbox,
+            api_base=settings.zarinpal_api_base or None, startpay_base=settings.zarinpal_startpay_base or None)
+    if settings.cryptomus_merchant and settings.cryptomus_api_key:
+        options: dict[str, Any] = {"allowed_ips": frozenset(settings.cryptomus_allowed_ips) or None}
+        if settings.cryptomus_base_url:
+            options["base_url"] = settings.cryptomus_base_url
+        gateways[Gateway.CRYPTOMUS] = CryptomusGateway(http, settings.cryptomus_merchant, settings.cryptomus_api_key,
+                                                       **options)
+    card = None
+    if settings.card_number:
+        card = CardAccount(holder=settings.card_holder or "vpnsmm", card_number=settings.card_number,
+                           bank=settings.card_bank or "bank")
+    return GatewaySet(gateways=gateways, card_account=card)
+
+
+def _rate_limit_store(settings: Settings) -> InMemoryRateLimitStore | RedisRateLimitStore:
+    # Redis shares counters across processes; without it each process counts alone (one-process setups).
+    return RedisRateLimitStore.from_url(settings.redis_url) if settings.redis_url else InMemoryRateLimitStore()
+
+
+def _shop_currency(settings: Settings) -> Currency:
+    return Currency.parse(settings.default_currency)
+
+
+def _event_bus(settings: Settings) -> InMemoryEventBus | RedisEventBus:
+    return RedisEventBus.from_url(settings.redis_url) if settings.redis_url else InMemoryEventBus()
+
+
+def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock) -> PanelRegistry:
+    # WireGuard peers live in the database (sealed keys); panels are cached per server row.
+    return PanelRegistry(box, peer_store_for=lambda server_id: SqlWireGuardPeerStore(engine, server_id, box),
+                         now=clock.now)
 
 
 class Container(containers.DeclarativeContainer):
@@ -78,7 +183,91 @@ class Container(containers.DeclarativeContainer):
     set_password = providers.Singleton(SetPassword, uow, password_hasher, clock)
     api_keys = providers.Singleton(ManageApiKeys, uow, clock, auth_policy)
 
-    load_demo_data = providers.Singleton(LoadDemoData, uow, register_user, set_password)
+
+    # money
+    http_client = providers.Singleton(_http_client)
+    gateways = providers.Singleton(_gateways, settings, http_client)
+    # vpn (fulfiller first: the fulfillers Dict below refers to it)
+    vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)
+    panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock)
+    vpn_fulfiller = providers.Singleton(VpnFulfiller, uow, clock, panel_registry)
+
+    fulfillers = providers.Dict({  # InvoicePurpose -> Fulfiller; VPN and SMM register theirs
+        InvoicePurpose.VPN_PURCHASE: vpn_fulfiller, InvoicePurpose.VPN_RENEWAL: vpn_fulfiller,
+        InvoicePurpose.VPN_ADDON: vpn_fulfiller,
+    })
+    fulfil_invoice = providers.Singleton(FulfilInvoice, uow, clock, fulfillers)
+    create_invoice = providers.Singleton(CreateInvoice, uow, clock)
+    get_invoice = providers.Singleton(GetInvoice, uow)
+    cancel_invoice = providers.Singleton(CancelInvoice, uow)
+    expire_invoices = providers.Singleton(ExpireInvoices, uow, clock)
+    pay_invoice = providers.Singleton(PayInvoice, uow, clock, gateways, fulfil_invoice,
+                                      settings.provided.effective_public_url)
+    confirm_payment = providers.Singleton(ConfirmPayment, uow, clock, gateways, fulfil_invoice)
+    gateway_notices = providers.Singleton(HandleGatewayNotice, gateways, confirm_payment)
+    reconcile_payments = providers.Singleton(ReconcilePayments, uow, gateways, confirm_payment)
+    submit_card_receipt = providers.Singleton(SubmitCardReceipt, uow, clock, gateways)
+    review_card_payment = providers.Singleton(ReviewCardPayment, uow, clock, gateways, fulfil_invoice)
+    list_payments = providers.Singleton(ListPayments, uow)
+    wallets = providers.Singleton(Wallets, uow, clock)
+
+    # vpn use cases
+    manage_plans = providers.Singleton(ManagePlans, uow, clock)
+    manage_servers = providers.Singleton(ManageServers, uow, clock, panel_registry, vpn_box)
+    buy_plan = providers.Singleton(BuyPlan, uow, create_invoice, pay_invoice)
+    renew_account = providers.Singleton(RenewAccount, uow, create_invoice, pay_invoice)
+    buy_addon = providers.Singleton(BuyAddOn, uow, create_invoice, pay_invoice)
+    vpn_accounts = providers.Singleton(VpnAccounts, uow, settings.provided.effective_public_url)
+    revoke_account = providers.Singleton(RevokeAccount, uow, clock, panel_registry)
+    admin_accounts = providers.Singleton(AdminAccounts, uow, clock, panel_registry)
+    sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry)
+    enforce_limits = providers.Singleton(EnforceLimits, uow, clock, panel_registry)
+    vpn_demo = providers.Singleton(LoadVpnDemo, manage_plans, manage_servers)
+
+    # SMM: catalogue, orders forwarded to upstream panels, our own Perfect Panel API v2
+    smm_cipher = providers.Singleton(FernetSecretCipher, settings.provided.secret_key)
+    smm_providers = providers.Singleton(ProviderRegistry, http_client, smm_cipher, auto_tick=True)
+    smm_submit = providers.Singleton(SubmitOrders, uow, clock, smm_providers)
+    place_smm_order = providers.Singleton(PlaceOrder, uow, clock, smm_submit)
+    sync_smm_orders = providers.Singleton(SyncOrders, uow, clock, smm_providers)
+    smm_catalogue = providers.Singleton(SmmCatalogue, uow)
+    smm_orders = providers.Singleton(SmmOrders, uow, clock, smm_providers)
+    smm_admin_orders = providers.Singleton(AdminOrders, uow, clock, smm_submit)
+    smm_manage_providers = providers.Singleton(ManageProviders, uow, clock, smm_providers, smm_cipher,
+                                               providers.Factory(_shop_currency, settings))
+    smm_manage_services = providers.Singleton(ManageServices, uow, clock)
+    smm_stats = providers.Singleton(OrderStatistics, uow, clock)
+    smm_demo = providers.Singleton(LoadSmmDemo, uow, smm_manage_providers)
+
+    load_demo_data = providers.Singleton(LoadDemoData, uow, register_user, set_password, wallets, vpn_demo,
+                                         smm_demo)
+
+    # background work and scale-out (tasks register on task_registry; see build_job_runner)
+    task_registry = providers.Singleton(TaskRegistry)
+    job_store = providers.Singleton(SqlJobStore, engine)
+    rate_limit_store = providers.Singleton(_rate_limit_store, settings)
+    event_bus = providers.Singleton(_event_bus, settings)
+
+
+def build_job_runner(container: Container, *, concurrency: int | None = None,
+                     queues: Sequence[str] | None = None) -> JobRunner:
+    """A JobRunner over the database with every registered task, ``VPNSMM_JOB_MODULES`` tasks and schedules.
+
+    Each module in ``settings.job_modules`` must define ``register_tasks(registry, container)``; it is
+    imported once per registry. ``VPNSMM_JOB_SCHEDULES`` overrides the schedules afterwards.
+    """
+    settings = container.settings()
+    registry = container.task_registry()
+    register_billing_tasks(registry, fulfil=container.fulfil_invoice(), expire=container.expire_invoices(),
+                           reconcile=container.reconcile_payments())
+    for name in settings.job_modules:
+        if name not in registry.loaded_modules:
+            importlib.import_module(name).register_tasks(registry, container)
+            registry.loaded_modules.add(name)
+    registry.configure_schedules(parse_schedule_overrides(settings.job_schedules))
+    return JobRunner(container.job_store(), registry, now=container.clock().now,
+                     concurrency=concurrency or settings.job_concurrency, queues=queues,
+                     lease_seconds=settings.job_lease_seconds, poll_interval=settings.job_poll_ms / 1000)
 
 
 def build_container(settings: Settings) -> Container:
@@ -94,6 +283,10 @@ async def start(container: Container, *, run_migrations: bool = True) -> None:
 
 async def stop(container: Container) -> None:
     """Close every resource (engine pools, HTTP clients). Safe to call twice."""
+    await container.rate_limit_store().close()
+    await container.event_bus().close()
+    await container.http_client().aclose()
+    await container.panel_registry().close()
     if isinstance(container.uow(), SqlUnitOfWorkFactory):
         await container.engine().dispose()
 

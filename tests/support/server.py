@@ -26,7 +26,9 @@ def running_server(data_dir: Path, *, env: Mapping[str, str] | None = None, work
     """Start ``python -m vpnsmm serve`` and yield its base URL once /health answers 200; stop it after."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("VPNSMM_")}
-    full_env.update({"VPNSMM_DATA_DIR": str(data_dir), "VPNSMM_LOG_FORMAT": "json", **(env or {})})
+    # Rate limits off unless a test asks for them: e2e suites make many requests from one IP.
+    full_env.update({"VPNSMM_DATA_DIR": str(data_dir), "VPNSMM_LOG_FORMAT": "json", "VPNSMM_RATE_LIMITS": "off",
+                     **(env or {})})
     log_path = data_dir / "server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:

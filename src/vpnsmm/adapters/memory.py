@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import attrs
 
-from vpnsmm.application.ports.persistence import UserFilter
+from vpnsmm.adapters.jobs.memory import InMemoryJobOutbox, InMemoryJobStore
+from vpnsmm.adapters.memory_ledger import InMemoryLedger
+from vpnsmm.adapters.memory_smm import InMemorySmmCatalogueRepository, InMemorySmmOrderRepository
+from vpnsmm.adapters.memory_vpn import (
+    InMemoryPlanRepository,
+    InMemoryServerRepository,
+    InMemoryVpnAccountRepository,
+)
+from vpnsmm.application.ports.persistence import AuditRecord, PaymentFilter, UserFilter
+from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.errors import ConflictError, NotFoundError
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, User
 
@@ -29,6 +38,9 @@ class InMemoryStore:
         self.sessions: dict[str, AuthSession] = {}
         self.refresh_tokens: dict[int, RefreshToken] = {}
         self.api_keys: dict[int, ApiKey] = {}
+        self.invoices: dict[int, Invoice] = {}
+        self.payments: dict[int, Payment] = {}
+        self.audit: list[AuditRecord] = []
         self.sequences: dict[str, int] = {}
         self.extensions: dict[str, Any] = {}  # state of repositories added by other modules
 
@@ -183,15 +195,146 @@ class InMemoryApiKeyRepository:
             self._s.api_keys[key_id] = attrs.evolve(key, last_used_at=now)
 
 
+class InMemoryInvoiceRepository:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._s = store
+
+    async def add(self, invoice: Invoice) -> Invoice:
+        if invoice.idempotency_key is not None and any(
+                i.user_id == invoice.user_id and i.idempotency_key == invoice.idempotency_key
+                for i in self._s.invoices.values()):
+            raise ConflictError("an invoice with this idempotency key already exists", code="INVOICE_EXISTS",
+                                details={"field": "idempotency_key"})
+        invoice.id = self._s.next_id("invoices")
+        self._s.invoices[invoice.id] = copy.deepcopy(invoice)
+        return invoice
+
+    async def get(self, invoice_id: int, *, for_update: bool = False) -> Invoice | None:
+        found = self._s.invoices.get(invoice_id)
+        return copy.deepcopy(found) if found else None
+
+    async def get_for_user(self, invoice_id: int, user_id: int) -> Invoice | None:
+        found = self._s.invoices.get(invoice_id)
+        return copy.deepcopy(found) if found is not None and found.user_id == user_id else None
+
+    async def get_by_idempotency_key(self, user_id: int, key: str) -> Invoice | None:
+        return next((copy.deepcopy(i) for i in self._s.invoices.values()
+                     if i.user_id == user_id and i.idempotency_key == key), None)
+
+    async def update(self, invoice: Invoice) -> None:
+        if invoice.id not in self._s.invoices:
+            raise NotFoundError("invoice not found", code="INVOICE_NOT_FOUND")
+        self._s.invoices[invoice.id] = copy.deepcopy(invoice)
+
+    async def list_for_user(self, user_id: int, *, status: InvoiceStatus | None, limit: int,
+                            before_id: int | None) -> Sequence[Invoice]:
+        found = [i for i in sorted(self._s.invoices.values(), key=lambda i: -i.id) if i.user_id == user_id
+                 and (status is None or i.status is status) and (before_id is None or i.id < before_id)]
+        return [copy.deepcopy(i) for i in found[:limit]]
+
+    async def due_for_expiry(self, now: datetime, *, limit: int) -> Sequence[Invoice]:
+        found = [i for i in sorted(self._s.invoices.values(), key=lambda i: i.id)
+                 if i.status is InvoiceStatus.PENDING and i.expires_at <= now]
+        return [copy.deepcopy(i) for i in found[:limit]]
+
+
+class InMemoryPaymentRepository:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._s = store
+
+    def _clash(self, payment: Payment) -> None:
+        if payment.external_id is not None and any(
+                p.id != payment.id and p.gateway is payment.gateway and p.external_id == payment.external_id
+                for p in self._s.payments.values()):
+            raise ConflictError("this gateway payment is already recorded", code="PAYMENT_EXISTS",
+                                details={"field": "external_id"})
+
+    async def add(self, payment: Payment) -> Payment:
+        self._clash(payment)
+        payment.id = self._s.next_id("payments")
+        self._s.payments[payment.id] = copy.deepcopy(payment)
+        return payment
+
+    async def get(self, payment_id: int, *, for_update: bool = False) -> Payment | None:
+        found = self._s.payments.get(payment_id)
+        return copy.deepcopy(found) if found else None
+
+    async def get_for_user(self, payment_id: int, user_id: int) -> Payment | None:
+        found = self._s.payments.get(payment_id)
+        return copy.deepcopy(found) if found is not None and found.user_id == user_id else None
+
+    async def get_by_external_id(self, gateway: Gateway, external_id: str) -> Payment | None:
+        return next((copy.deepcopy(p) for p in self._s.payments.values()
+                     if p.gateway is gateway and p.external_id == external_id), None)
+
+    async def update(self, payment: Payment) -> None:
+        stored = self._s.payments.get(payment.id)
+        if stored is None:
+            raise NotFoundError("payment not found", code="PAYMENT_NOT_FOUND")
+        if stored.status is PaymentStatus.PAID:
+            return
+        self._clash(payment)
+        fresh = copy.deepcopy(payment)
+        if fresh.status is PaymentStatus.PAID:
+            fresh.status = stored.status
+        fresh.paid_at = stored.paid_at
+        self._s.payments[payment.id] = fresh
+
+    async def mark_paid(self, payment_id: int, *, now: datetime, provider_ref: str | None = None,
+                        card_pan: str | None = None, raw_status: str = "") -> bool:
+        stored = self._s.payments.get(payment_id)
+        if stored is None or stored.status is PaymentStatus.PAID:
+            return False
+        stored.status, stored.paid_at, stored.updated_at = PaymentStatus.PAID, now, now
+        stored.provider_ref = provider_ref or stored.provider_ref
+        stored.card_pan = card_pan or stored.card_pan
+        stored.raw_status = raw_status or stored.raw_status
+        return True
+
+    async def list(self, filter: PaymentFilter, *, limit: int, before_id: int | None) -> Sequence[Payment]:
+        found = [p for p in sorted(self._s.payments.values(), key=lambda p: -p.id)
+                 if (filter.gateway is None or p.gateway is filter.gateway)
+                 and (filter.status is None or p.status is filter.status)
+                 and (filter.user_id is None or p.user_id == filter.user_id)
+                 and (before_id is None or p.id < before_id)]
+        return [copy.deepcopy(p) for p in found[:limit]]
+
+    async def for_invoice(self, invoice_id: int) -> Sequence[Payment]:
+        return [copy.deepcopy(p) for p in sorted(self._s.payments.values(), key=lambda p: p.id)
+                if p.invoice_id == invoice_id]
+
+
+class InMemoryAuditLog:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._s = store
+
+    async def record(self, entry: AuditRecord) -> None:
+        self._s.audit.append(attrs.evolve(entry, id=self._s.next_id("audit")))
+
+    async def for_target(self, target: str, *, limit: int = 100) -> Sequence[AuditRecord]:
+        return [e for e in reversed(self._s.audit) if e.target == target][:limit]
+
+
 class InMemoryUnitOfWork:
     """A transaction over an InMemoryStore. Writers are serialised; rollback restores a snapshot."""
 
-    def __init__(self, store: InMemoryStore, lock: asyncio.Lock, *, read_only: bool = False) -> None:
+    def __init__(self, store: InMemoryStore, lock: asyncio.Lock, *, read_only: bool = False,
+                 now: Callable[[], datetime] | None = None, job_store: InMemoryJobStore | None = None) -> None:
         self._store, self._lock, self._read_only = store, lock, read_only
+        self.jobs = InMemoryJobOutbox(job_store or InMemoryJobStore())
         self._snap: dict[str, Any] | None = None
         self.users = InMemoryUserRepository(store)
         self.sessions = InMemorySessionRepository(store)
         self.api_keys = InMemoryApiKeyRepository(store)
+        self.invoices = InMemoryInvoiceRepository(store)
+        self.payments = InMemoryPaymentRepository(store)
+        self.audit = InMemoryAuditLog(store)
+        self.smm_catalogue = InMemorySmmCatalogueRepository(store)
+        self.smm_orders = InMemorySmmOrderRepository(store)
+        self.vpn_plans = InMemoryPlanRepository(store)
+        self.vpn_servers = InMemoryServerRepository(store)
+        self.vpn_accounts = InMemoryVpnAccountRepository(store)
+        self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:
         await self._lock.acquire()  # readers too: a reader must not see a writer's uncommitted state
@@ -201,6 +344,7 @@ class InMemoryUnitOfWork:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         try:
+            self.jobs.discard()  # jobs staged after the last commit die with the transaction
             if self._snap is not None:
                 self._store.restore(self._snap)
         finally:
@@ -212,17 +356,21 @@ class InMemoryUnitOfWork:
             raise RuntimeError("commit() in a read-only unit of work")
         # The changes stay; anything done after this commit and not committed again is rolled back.
         self._snap = self._store.snapshot()
+        await self.jobs.flush()
 
 
 class InMemoryUnitOfWorkFactory:
     """Fresh InMemoryUnitOfWork objects over one shared store."""
 
-    def __init__(self, store: InMemoryStore | None = None) -> None:
+    def __init__(self, store: InMemoryStore | None = None, *, now: Callable[[], datetime] | None = None) -> None:
         self.store = store or InMemoryStore()
         self._lock = asyncio.Lock()
+        self._now = now
+        self.job_store = InMemoryJobStore()  # what the in-memory units of work enqueue into
 
     def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store, self._lock, read_only=read_only)
+        return InMemoryUnitOfWork(self.store, self._lock, read_only=read_only, now=self._now,
+                                  job_store=self.job_store)
 
     async def ping(self) -> None:
         return None

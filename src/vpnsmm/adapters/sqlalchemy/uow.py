@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vpnsmm.adapters.jobs.sql import SqlJobOutbox
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import translated
+from vpnsmm.adapters.sqlalchemy.repositories.billing import SqlAuditLog, SqlInvoiceRepository, SqlPaymentRepository
 from vpnsmm.adapters.sqlalchemy.repositories.identity import (
     SqlApiKeyRepository,
     SqlSessionRepository,
     SqlUserRepository,
+)
+from vpnsmm.adapters.sqlalchemy.repositories.ledger import SqlLedger
+from vpnsmm.adapters.sqlalchemy.repositories.smm import SqlSmmCatalogueRepository, SqlSmmOrderRepository
+from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
+    SqlPlanRepository,
+    SqlServerRepository,
+    SqlVpnAccountRepository,
 )
 
 
@@ -23,9 +34,20 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     sessions: SqlSessionRepository
     api_keys: SqlApiKeyRepository
+    ledger: SqlLedger
+    jobs: SqlJobOutbox
+    invoices: SqlInvoiceRepository
+    payments: SqlPaymentRepository
+    audit: SqlAuditLog
+    smm_catalogue: SqlSmmCatalogueRepository
+    smm_orders: SqlSmmOrderRepository
+    vpn_plans: SqlPlanRepository
+    vpn_servers: SqlServerRepository
+    vpn_accounts: SqlVpnAccountRepository
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
-        self._engine, self._read_only = engine, read_only
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self._engine, self._read_only, self._now = engine, read_only, now
         self._conn: AsyncConnection | None = None
 
     @property
@@ -47,6 +69,16 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(conn)
         self.sessions = SqlSessionRepository(conn)
         self.api_keys = SqlApiKeyRepository(conn)
+        self.ledger = SqlLedger(conn, now=self._now)
+        self.jobs = SqlJobOutbox(conn)
+        self.invoices = SqlInvoiceRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
+        self.audit = SqlAuditLog(conn)
+        self.smm_catalogue = SqlSmmCatalogueRepository(conn)
+        self.smm_orders = SqlSmmOrderRepository(conn)
+        self.vpn_plans = SqlPlanRepository(conn)
+        self.vpn_servers = SqlServerRepository(conn)
+        self.vpn_accounts = SqlVpnAccountRepository(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -68,11 +100,11 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None) -> None:
+        self.engine, self._now = engine, now
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+        return SqlUnitOfWork(self.engine, read_only=read_only, now=self._now)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -13,7 +13,21 @@ from typing import Protocol, Self, runtime_checkable
 
 from attrs import frozen
 
+from vpnsmm.application.ports.jobs import JobOutbox
+from vpnsmm.application.ports.ledger import Ledger
+from vpnsmm.application.ports.vpn_store import PlanRepository, ServerRepository, VpnAccountRepository
+from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, Role, User, UserStatus
+from vpnsmm.domain.smm_orders import (
+    Category,
+    OrderFilter,
+    OrderStatsRow,
+    Provider,
+    Refill,
+    Service,
+    SmmOrder,
+    UserRate,
+)
 
 
 @frozen
@@ -93,12 +107,188 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+@frozen
+class PaymentFilter:
+    gateway: Gateway | None = None
+    status: PaymentStatus | None = None
+    user_id: int | None = None
+
+
+class InvoiceRepository(Protocol):
+    async def add(self, invoice: Invoice) -> Invoice:
+        """Store and assign ``invoice.id``. ConflictError (INVOICE_EXISTS) for a reused (user, idempotency key)."""
+        ...
+
+    async def get(self, invoice_id: int, *, for_update: bool = False) -> Invoice | None:
+        """``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite is already serialised)."""
+        ...
+
+    async def get_for_user(self, invoice_id: int, user_id: int) -> Invoice | None:
+        """Ownership is part of the lookup: another user's invoice is None."""
+        ...
+
+    async def get_by_idempotency_key(self, user_id: int, key: str) -> Invoice | None: ...
+
+    async def update(self, invoice: Invoice) -> None: ...
+
+    async def list_for_user(self, user_id: int, *, status: InvoiceStatus | None, limit: int,
+                            before_id: int | None) -> Sequence[Invoice]:
+        """Newest first."""
+        ...
+
+    async def due_for_expiry(self, now: datetime, *, limit: int) -> Sequence[Invoice]:
+        """Pending invoices whose ``expires_at`` has passed, oldest first."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> Payment:
+        """Store and assign ``payment.id``. ConflictError if ``(gateway, external_id)`` is taken."""
+        ...
+
+    async def get(self, payment_id: int, *, for_update: bool = False) -> Payment | None: ...
+
+    async def get_for_user(self, payment_id: int, user_id: int) -> Payment | None: ...
+
+    async def get_by_external_id(self, gateway: Gateway, external_id: str) -> Payment | None: ...
+
+    async def update(self, payment: Payment) -> None:
+        """Persist fields other than the paid transition (use ``mark_paid``). Never turns a paid row unpaid."""
+        ...
+
+    async def mark_paid(self, payment_id: int, *, now: datetime, provider_ref: str | None = None,
+                        card_pan: str | None = None, raw_status: str = "") -> bool:
+        """Compare-and-set to ``paid`` from any status but paid. True for exactly one caller ever."""
+        ...
+
+    async def list(self, filter: PaymentFilter, *, limit: int, before_id: int | None) -> Sequence[Payment]:
+        """Newest first."""
+        ...
+
+    async def for_invoice(self, invoice_id: int) -> Sequence[Payment]: ...
+
+
+@frozen
+class AuditRecord:
+    actor_id: int | None
+    action: str
+    target: str
+    details: dict[str, object]
+    at: datetime
+    id: int = 0
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditRecord) -> None:
+        """Append one line; never updated or deleted."""
+        ...
+
+    async def for_target(self, target: str, *, limit: int = 100) -> Sequence[AuditRecord]: ...
+
+
+class SmmCatalogueRepository(Protocol):
+    """SMM providers, categories, services and per-user prices (see domain/smm_orders.py)."""
+
+    async def add_provider(self, provider: Provider) -> Provider:
+        """Store and assign ``provider.id``. ConflictError (PROVIDER_EXISTS) for a taken name."""
+        ...
+
+    async def get_provider(self, provider_id: int) -> Provider | None: ...
+
+    async def list_providers(self) -> Sequence[Provider]:
+        """Ordered by id."""
+        ...
+
+    async def update_provider(self, provider: Provider) -> None: ...
+
+    async def category_by_name(self, name: str) -> Category | None: ...
+
+    async def add_category(self, category: Category) -> Category: ...
+
+    async def list_categories(self) -> Sequence[Category]: ...
+
+    async def add_service(self, service: Service) -> Service:
+        """Store and assign ``service.id``. ConflictError (SERVICE_EXISTS) for a taken provider service id."""
+        ...
+
+    async def get_service(self, service_id: int) -> Service | None: ...
+
+    async def update_service(self, service: Service) -> None: ...
+
+    async def list_services(self, *, category_id: int | None = None, active: bool | None = None,
+                            provider_id: int | None = None) -> Sequence[Service]:
+        """Ordered by id."""
+        ...
+
+    async def set_user_rate(self, rate: UserRate) -> None:
+        """Insert or replace the rate for ``(user_id, service_id)``."""
+        ...
+
+    async def delete_user_rate(self, user_id: int, service_id: int | None) -> bool: ...
+
+    async def user_rates(self, user_id: int) -> Sequence[UserRate]: ...
+
+
+class SmmOrderRepository(Protocol):
+    """SMM orders and refills. Ownership is part of every ``*_for_user`` lookup."""
+
+    async def add(self, order: SmmOrder) -> SmmOrder:
+        """Store and assign ``order.id``."""
+        ...
+
+    async def get(self, order_id: int, *, for_update: bool = False) -> SmmOrder | None: ...
+
+    async def get_for_user(self, order_id: int, user_id: int, *, for_update: bool = False) -> SmmOrder | None: ...
+
+    async def many_for_user(self, user_id: int, order_ids: Sequence[int]) -> Sequence[SmmOrder]:
+        """The caller's orders among ``order_ids`` (others' ids are silently absent)."""
+        ...
+
+    async def update(self, order: SmmOrder) -> None: ...
+
+    async def list(self, filter: OrderFilter, *, limit: int, offset: int) -> Sequence[SmmOrder]:
+        """Newest first."""
+        ...
+
+    async def count(self, filter: OrderFilter) -> int: ...
+
+    async def to_poll(self, *, limit: int) -> Sequence[SmmOrder]:
+        """Orders sent to a provider whose status is not terminal, least recently updated first."""
+        ...
+
+    async def to_submit(self, *, limit: int) -> Sequence[SmmOrder]:
+        """Queued orders waiting to be (re)sent, oldest first."""
+        ...
+
+    async def add_refill(self, refill: Refill) -> Refill: ...
+
+    async def get_refill_for_user(self, refill_id: int, user_id: int) -> Refill | None: ...
+
+    async def refills_to_poll(self, *, limit: int) -> Sequence[Refill]: ...
+
+    async def update_refill(self, refill: Refill) -> None: ...
+
+    async def stats(self, *, since: datetime | None = None) -> Sequence[OrderStatsRow]:
+        """Orders grouped by UTC creation day, status and currency."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One business transaction. Rolls back on exit unless ``commit()`` was awaited."""
 
     users: UserRepository
     sessions: SessionRepository
     api_keys: ApiKeyRepository
+    ledger: Ledger
+    jobs: JobOutbox  # jobs enqueued here exist if and only if this transaction commits
+    invoices: InvoiceRepository
+    payments: PaymentRepository
+    audit: AuditLog
+    smm_catalogue: SmmCatalogueRepository
+    smm_orders: SmmOrderRepository
+    vpn_plans: PlanRepository
+    vpn_servers: ServerRepository
+    vpn_accounts: VpnAccountRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,7 +13,7 @@ import typer
 from vpnsmm import __version__
 from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.container import Container
-from vpnsmm.entrypoints.cli import users
+from vpnsmm.entrypoints.cli import money, smm, users, vpn, worker
 from vpnsmm.entrypoints.cli.runtime import JsonOption, emit_json, emit_table, fail, out, run, settings_or_exit
 
 app = typer.Typer(
@@ -28,6 +28,15 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema: apply migrations, show the current revision.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(money.wallet_app, name="wallet")
+app.add_typer(money.payments_app, name="payments")
+app.add_typer(smm.providers_app, name="providers")
+app.add_typer(smm.services_app, name="services")
+app.add_typer(smm.orders_app, name="orders")
+app.add_typer(vpn.servers_app, name="servers")
+app.add_typer(vpn.plans_app, name="plans")
+app.add_typer(vpn.accounts_app, name="accounts")
+app.command("worker")(worker.worker)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,14 +17,22 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from vpnsmm import __version__
-from vpnsmm.container import Container, start, stop
+from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
+from vpnsmm.container import Container, build_job_runner, start, stop
 from vpnsmm.entrypoints.http.dependencies import http_dependencies
 from vpnsmm.entrypoints.http.problems import exception_handlers
+from vpnsmm.entrypoints.http.ratelimit import rate_limit_middleware
+from vpnsmm.entrypoints.http.routes.admin_money import AdminPaymentsController
 from vpnsmm.entrypoints.http.routes.admin_users import AdminUsersController
 from vpnsmm.entrypoints.http.routes.api_keys import ApiKeysController
 from vpnsmm.entrypoints.http.routes.auth import AuthController
 from vpnsmm.entrypoints.http.routes.health import health, liveness
 from vpnsmm.entrypoints.http.routes.me import MeController
+from vpnsmm.entrypoints.http.routes.money import InvoiceController, PaymentController, WalletController
+from vpnsmm.entrypoints.http.routes.perfect_panel import perfect_panel_v2
+from vpnsmm.entrypoints.http.routes.smm import AdminSmmController, SmmController
+from vpnsmm.entrypoints.http.routes.subscription import SubscriptionController
+from vpnsmm.entrypoints.http.routes.vpn import AdminVpnController, CatalogueController, VpnController
 
 log = structlog.get_logger("vpnsmm.http")
 
@@ -48,9 +57,17 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
         if manage_container:
             await start(container)
         log.info("started", version=__version__, database=settings.effective_database_url.split("://")[0])
+        # In-process job runner: the default on SQLite (no separate `vpnsmm worker` needed); see docs/deploy.md.
+        jobs_stop, jobs_task = asyncio.Event(), None
+        if manage_container and (settings.jobs_in_process == "on"
+                                 or (settings.jobs_in_process == "auto" and settings.is_sqlite)):
+            jobs_task = asyncio.create_task(build_job_runner(container).run(jobs_stop, grace=10.0))
         try:
             yield
         finally:
+            jobs_stop.set()
+            if jobs_task is not None:
+                await jobs_task
             if manage_container:
                 await stop(container)
 
@@ -83,13 +100,22 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
     cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False) \
         if settings.cors_origins else None
 
+    middleware: list[Any] = [prometheus.middleware]
+    limits = parse_rate_limits(settings.rate_limits)
+    if limits.enabled:
+        middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens()))
+
     return Litestar(
-        route_handlers=[AuthController, MeController, ApiKeysController, AdminUsersController, health, liveness,
+        route_handlers=[AuthController, MeController, ApiKeysController, AdminUsersController,
+                        WalletController, InvoiceController, PaymentController, AdminPaymentsController,
+                        SmmController, AdminSmmController, perfect_panel_v2,
+                        CatalogueController, VpnController, AdminVpnController, SubscriptionController,
+                        health, liveness,
                         MetricsController],
         dependencies=http_dependencies(container),
         exception_handlers=exception_handlers,
         openapi_config=openapi,
-        middleware=[prometheus.middleware],
+        middleware=middleware,
         cors_config=cors,
         lifespan=[lifespan],
         after_request=after_request,

@@ -17,6 +17,15 @@ USE_CASES = (
     "register_user", "login", "refresh_session", "logout", "logout_all", "authenticate", "get_user", "find_user",
     "update_profile", "change_password", "list_users", "set_user_status", "set_user_role", "api_keys", "uow",
     "settings",
+    # money
+    "wallets", "create_invoice", "get_invoice", "cancel_invoice", "pay_invoice", "gateway_notices",
+    "submit_card_receipt", "review_card_payment", "list_payments", "reconcile_payments",
+    # smm
+    "smm_catalogue", "place_smm_order", "smm_orders", "sync_smm_orders", "smm_admin_orders", "smm_manage_providers",
+    "smm_manage_services", "smm_stats",
+    # vpn
+    "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
+    "admin_accounts", "sync_usage", "enforce_limits",
 )
 
 
