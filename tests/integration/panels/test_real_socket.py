@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
-import uvicorn
 
 from tests.integration.panels.harness import Clock, xui_state
+from tests.support.asgi_server import serve
 from vpnsmm.adapters.panels.fake_marzban import FakeMarzbanState, create_fake_marzban_app
 from vpnsmm.adapters.panels.fake_xui import XuiGeneration, create_fake_xui_app
 from vpnsmm.adapters.panels.marzban import MarzbanPanel
@@ -24,23 +20,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 5)
 
 
 async def test_xui_and_marzban_over_a_real_socket() -> None:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import httpx
-import uvicorn
 
+from tests.support.asgi_server import serve
 from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
 from vpnsmm.adapters.payments.fake_cryptomus import FakeCryptomus
 from vpnsmm.adapters.payments.fake_zarinpal import FakeZarinpal
@@ -20,25 +14,6 @@ from vpnsmm.domain.money import Money
 from vpnsmm.domain.payments import PaymentOutcome
 
 ZP_MERCHANT = "1344b5d4-0048-11e8-94db-005056a205be"
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
 
 
 async def test_both_gateways_over_a_real_socket() -> None:
