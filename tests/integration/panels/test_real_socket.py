@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 
 from tests.integration.panels.harness import Clock, xui_state
@@ -13,13 +11,6 @@ from vpnsmm.adapters.panels.fake_xui import XuiGeneration, create_fake_xui_app
 from vpnsmm.adapters.panels.marzban import MarzbanPanel
 from vpnsmm.adapters.panels.xui import XuiApi, XuiPanel
 from vpnsmm.domain.vpn import ClientLimits, ClientSpec, ClientStatus
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_xui_and_marzban_over_a_real_socket() -> None:
