@@ -136,6 +136,15 @@ class InMemoryLedger:
         found = state.account_keys.get((owner_id, Currency.parse(currency), AccountPurpose.parse(purpose)))
         return None if found is None else state.accounts[found]
 
+    async def find_accounts(self, owner_ids: Sequence[int | None], currency: Currency,
+                            purpose: AccountPurpose) -> Mapping[int | None, LedgerAccount]:
+        found = {}
+        for owner_id in owner_ids:
+            account = await self.find_account(owner_id, currency, purpose)
+            if account is not None:
+                found[owner_id] = account
+        return found
+
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         return [a for _, a in sorted(self._state().accounts.items()) if a.owner_id == owner_id]
 

@@ -693,10 +693,14 @@ class Wallets:
             raise ValidationError("idempotency key must be 1-100 characters of [A-Za-z0-9_.:-]",
                                   field="idempotency_key")
         async with self._uow() as uow:
-            if await uow.users.get(to_user_id) is None:
-                raise NotFoundError("recipient not found", code="USER_NOT_FOUND")
-            source = await wallet_of(uow, from_user_id, amount.currency)
-            target = await wallet_of(uow, to_user_id, amount.currency)
+            # One lookup for both wallets; the recipient itself is only checked when it has no wallet yet.
+            found = await uow.ledger.find_accounts([from_user_id, to_user_id], amount.currency, AccountPurpose.WALLET)
+            source = found.get(from_user_id) or await wallet_of(uow, from_user_id, amount.currency)
+            target = found.get(to_user_id)
+            if target is None:
+                if await uow.users.get(to_user_id) is None:
+                    raise NotFoundError("recipient not found", code="USER_NOT_FOUND")
+                target = await wallet_of(uow, to_user_id, amount.currency)
             transfer = await uow.ledger.execute(TransferRequest(
                 id=f"p2p:{from_user_id}:{idempotency_key}", code="wallet_transfer", debit_account_id=source.id,
                 credit_account_id=target.id, amount=amount.amount, reference=f"user:{to_user_id}",

@@ -47,6 +47,11 @@ class Ledger(Protocol):
         """The account for the triple, or None. Never creates one."""
         ...
 
+    async def find_accounts(self, owner_ids: Sequence[int | None], currency: Currency,
+                            purpose: AccountPurpose) -> Mapping[int | None, LedgerAccount]:
+        """The existing accounts of several owners for one currency and purpose, by owner. Never creates one."""
+        ...
+
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         """Every account of an owner (``None``: the system accounts), ordered by id."""
         ...

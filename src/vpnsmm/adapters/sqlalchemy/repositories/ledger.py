@@ -104,7 +104,8 @@ WITH t AS (
        AS x (n, account_id, side, delta, pdelta, bb, ba, ab, aa)
   ORDER BY x.n RETURNING id
 )/*resolve*/
-SELECT (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated, (SELECT count(*) FROM e) AS entries
+SELECT (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated,
+       (SELECT array_agg(id) FROM e) AS entry_ids
 """
 _RESOLVE = (", r AS (UPDATE ledger_transfers SET pending_status = :r_status "
             "WHERE id = :r_id AND EXISTS (SELECT 1 FROM t) RETURNING id)")
@@ -124,6 +125,8 @@ class SqlLedger:
         self._c = conn
         self._now = now or (lambda: datetime.now(UTC))
         self._locking = conn.dialect.name == "postgresql"
+        # Entries this ledger wrote in the current transaction, so reading them back costs no round trip.
+        self._written: dict[str, list[Entry]] = {}
 
     # -- accounts --------------------------------------------------------------------------------
     async def open_account(self, owner_id: int | None, currency: Currency, purpose: AccountPurpose) -> LedgerAccount:
@@ -149,6 +152,14 @@ class SqlLedger:
             ledger_accounts.c.owner_id == (owner_id or 0), ledger_accounts.c.currency == Currency.parse(currency).value,
             ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))).first()
         return _account(row) if row else None
+
+    async def find_accounts(self, owner_ids: Sequence[int | None], currency: Currency,
+                            purpose: AccountPurpose) -> Mapping[int | None, LedgerAccount]:
+        keys = sorted({owner_id or 0 for owner_id in owner_ids})
+        rows = await self._c.execute(sa.select(ledger_accounts).where(
+            ledger_accounts.c.owner_id.in_(keys), ledger_accounts.c.currency == Currency.parse(currency).value,
+            ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))
+        return {row.owner_id or None: _account(row) for row in rows}
 
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         rows = await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.owner_id == (owner_id or 0))
@@ -262,7 +273,12 @@ class SqlLedger:
             params["r_id"], params["r_status"] = outcome.resolution.pending_id, outcome.resolution.status.value
             statement = _WRITE_ALL_RESOLVING
         row = (await self._c.execute(statement, params)).first()
-        return bool(row and row.inserted)
+        if not (row and row.inserted):
+            return False
+        if row.entry_ids and len(row.entry_ids) == 2:
+            low, high = sorted(row.entry_ids)  # inserted in debit, credit order: the debit got the lower id
+            self._written[t.id] = [Entry.record(low, t, d), Entry.record(high, t, c)]
+        return True
 
     @staticmethod
     def _transfer_values(t: Transfer) -> dict[str, Any]:
@@ -315,6 +331,8 @@ class SqlLedger:
         return [_entry(r) for r in rows]
 
     async def transfer_entries(self, transfer_id: str) -> Sequence[Entry]:
+        if transfer_id in self._written:
+            return list(self._written[transfer_id])
         rows = await self._c.execute(_ENTRY_QUERY.where(ledger_entries.c.transfer_id == transfer_id)
                                      .order_by(ledger_entries.c.id))
         return [_entry(r) for r in rows]
