@@ -79,6 +79,7 @@ from vpnsmm.application.smm import (
     SmmOrders,
     SubmitOrders,
     SyncOrders,
+    register_smm_tasks,
 )
 from vpnsmm.application.vpn import (
     AdminAccounts,
@@ -90,9 +91,11 @@ from vpnsmm.application.vpn import (
     ManageServers,
     RenewAccount,
     RevokeAccount,
+    ScheduleUsageSync,
     SyncUsage,
     VpnAccounts,
     VpnFulfiller,
+    register_vpn_tasks,
 )
 from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
@@ -260,6 +263,9 @@ def build_job_runner(container: Container, *, concurrency: int | None = None,
     registry = container.task_registry()
     register_billing_tasks(registry, fulfil=container.fulfil_invoice(), expire=container.expire_invoices(),
                            reconcile=container.reconcile_payments())
+    register_smm_tasks(registry, submit=container.smm_submit(), sync=container.sync_smm_orders())
+    register_vpn_tasks(registry, fan_out=providers.Factory(ScheduleUsageSync, container.uow)(),
+                       sync=container.sync_usage(), enforce=container.enforce_limits())
     for name in settings.job_modules:
         if name not in registry.loaded_modules:
             importlib.import_module(name).register_tasks(registry, container)

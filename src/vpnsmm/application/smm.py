@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from attrs import evolve, field, frozen
 
 from vpnsmm.application.billing import audit, system_account, wallet_of
+from vpnsmm.application.jobs import JobContext, Schedule, TaskRegistry
 from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from vpnsmm.application.ports.smm_provider import (
     MAX_IDS_PER_REQUEST,
@@ -941,6 +942,30 @@ class OrderStatistics:
             charged={c.value: Money(v, c) for c, v in charged.items()},
             refunded={c.value: Money(v, c) for c, v in refunded.items()},
             revenue_by_day=[(day, Money(v, c)) for (day, c), v in sorted(per_day.items())])
+
+
+# ------------------------------------------------------------------------------------------ background tasks
+SUBMIT_TASK = "smm.submit"
+POLL_TASK = "smm.poll"
+
+
+def register_smm_tasks(registry: TaskRegistry, *, submit: SubmitOrders, sync: SyncOrders) -> None:
+    """SMM's background work: forwarding ``queued`` orders to their providers (every 30 s) and polling
+    providers for statuses, settling terminal ones (every 60 s). Both are idempotent: an order is claimed
+    ``queued`` -> ``sending`` with a row lock before it is sent, and a terminal status already applied
+    refunds nothing, so a re-run or two workers at once move no money twice. Periodic jobs carry the key
+    ``periodic:<task>``, so at most one of each runs at a time. Registering twice is a no-op."""
+    if SUBMIT_TASK in registry:
+        return
+
+    async def submit_job(ctx: JobContext) -> None:
+        await submit()
+
+    async def poll_job(ctx: JobContext) -> None:
+        await sync()
+
+    registry.register(SUBMIT_TASK, submit_job, schedule=Schedule.every(30))
+    registry.register(POLL_TASK, poll_job, schedule=Schedule.every(60))
 
 
 # ------------------------------------------------------------------------------------------ demo

@@ -17,6 +17,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from vpnsmm.application.billing import CreateInvoice, NewInvoice, PayInvoice, PaymentInstructions, audit
+from vpnsmm.application.jobs import JobContext, RetryPolicy, Schedule, TaskRegistry
 from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from vpnsmm.application.ports.system import Clock
 from vpnsmm.application.ports.vpn_panel import ProvisionedClient, VpnPanel
@@ -753,6 +754,58 @@ class EnforceLimits:
             if len(due) < batch:
                 return report
             after = due[-1].id
+
+
+# ------------------------------------------------------------------------------------------ background tasks
+USAGE_SYNC_TASK = "vpn.usage_sync"
+USAGE_SYNC_SERVER_TASK = "vpn.usage_sync.server"
+ENFORCE_TASK = "vpn.enforce"
+USAGE_SYNC_LOCK = "vpn:usage:{server_id}"
+
+
+class ScheduleUsageSync:
+    """Enqueue one ``vpn.usage_sync.server`` job per active server (in one transaction). Each job carries the
+    lock key ``vpn:usage:<server_id>``, so a server is never synced by two workers at once. Returns the ids."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self) -> list[int]:
+        async with self._uow() as uow:
+            servers = await uow.vpn_servers.list(active_only=True)
+            for server in servers:
+                await uow.jobs.enqueue(USAGE_SYNC_SERVER_TASK, {"server_id": server.id},
+                                       key=USAGE_SYNC_LOCK.format(server_id=server.id))
+            await uow.commit()
+        return [s.id for s in servers]
+
+
+def register_vpn_tasks(registry: TaskRegistry, *, fan_out: ScheduleUsageSync, sync: SyncUsage,
+                       enforce: EnforceLimits) -> None:
+    """VPN's background work: usage sync for every active server (every 5 minutes: ``vpn.usage_sync`` fans out
+    one ``vpn.usage_sync.server`` job per server, locked per server) and limit enforcement (every 5 minutes).
+    Both are idempotent: usage counters are folded as absolute snapshots (a replayed page changes nothing) and
+    enforcement only moves accounts whose state is due, pushing until the panel has it. Registering twice is a
+    no-op."""
+    if USAGE_SYNC_TASK in registry:
+        return
+
+    async def fan_out_job(ctx: JobContext) -> None:
+        await fan_out()
+
+    async def sync_job(ctx: JobContext) -> None:
+        try:
+            await sync(int(str(ctx.payload["server_id"])))
+        except NotFoundError:
+            return  # the server was deleted since the job was enqueued: nothing to do
+
+    async def enforce_job(ctx: JobContext) -> None:
+        await enforce()
+
+    registry.register(USAGE_SYNC_TASK, fan_out_job, schedule=Schedule.every(300))
+    registry.register(USAGE_SYNC_SERVER_TASK, sync_job, lock=USAGE_SYNC_LOCK,
+                      retry=RetryPolicy(max_attempts=3, base_delay=30.0, max_delay=120.0))
+    registry.register(ENFORCE_TASK, enforce_job, schedule=Schedule.every(300))
 
 
 # ------------------------------------------------------------------------------------------ demo
