@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import attrs
 
@@ -374,3 +374,9 @@ class InMemoryUnitOfWorkFactory:
 
     async def ping(self) -> None:
         return None
+
+
+if TYPE_CHECKING:  # mypy proves the in-memory unit of work satisfies the port (drift fails the type check)
+    from vpnsmm.application.ports.persistence import UnitOfWorkFactory
+
+    _conforms: UnitOfWorkFactory = InMemoryUnitOfWorkFactory()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -110,3 +110,10 @@ class SqlUnitOfWorkFactory:
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{WRITE_OPTION: False})
             await conn.execute(text("SELECT 1"))
+
+
+if TYPE_CHECKING:  # mypy proves the SQL unit of work satisfies the port (drift fails the type check)
+    from vpnsmm.application.ports.persistence import UnitOfWorkFactory
+
+    def _conforms(engine: AsyncEngine) -> UnitOfWorkFactory:
+        return SqlUnitOfWorkFactory(engine)

@@ -276,19 +276,59 @@ class SmmOrderRepository(Protocol):
 class UnitOfWork(Protocol):
     """One business transaction. Rolls back on exit unless ``commit()`` was awaited."""
 
-    users: UserRepository
-    sessions: SessionRepository
-    api_keys: ApiKeyRepository
-    ledger: Ledger
-    jobs: JobOutbox  # jobs enqueued here exist if and only if this transaction commits
-    invoices: InvoiceRepository
-    payments: PaymentRepository
-    audit: AuditLog
-    smm_catalogue: SmmCatalogueRepository
-    smm_orders: SmmOrderRepository
-    vpn_plans: PlanRepository
-    vpn_servers: ServerRepository
-    vpn_accounts: VpnAccountRepository
+    # Read-only properties (covariant), so implementations may hold their concrete repository types.
+    @property
+    def users(self) -> UserRepository:
+        ...
+
+    @property
+    def sessions(self) -> SessionRepository:
+        ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository:
+        ...
+
+    @property
+    def ledger(self) -> Ledger:
+        ...
+
+    @property
+    def jobs(self) -> JobOutbox:
+        """Jobs enqueued here exist if and only if this transaction commits."""
+        ...
+
+    @property
+    def invoices(self) -> InvoiceRepository:
+        ...
+
+    @property
+    def payments(self) -> PaymentRepository:
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        ...
+
+    @property
+    def smm_catalogue(self) -> SmmCatalogueRepository:
+        ...
+
+    @property
+    def smm_orders(self) -> SmmOrderRepository:
+        ...
+
+    @property
+    def vpn_plans(self) -> PlanRepository:
+        ...
+
+    @property
+    def vpn_servers(self) -> ServerRepository:
+        ...
+
+    @property
+    def vpn_accounts(self) -> VpnAccountRepository:
+        ...
 
     async def __aenter__(self) -> Self: ...
 
