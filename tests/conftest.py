@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,9 @@ from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.adapters.sqlalchemy.engine import make_engine
 from vpnsmm.adapters.sqlalchemy.uow import SqlUnitOfWorkFactory
 from vpnsmm.application.ports.persistence import UnitOfWorkFactory
+from vpnsmm.testing import FrozenClock
 
 BACKENDS = ["memory", "sqlite", "postgres"]
-
-
-class FrozenClock:
-    """A clock that stands still until told to move."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 @pytest.fixture

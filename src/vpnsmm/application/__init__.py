@@ -1,1 +1,30 @@
-"""Use cases and the ports they need. Imports the domain and the standard library only."""
+"""Use cases and the ports they need. Imports the domain and the standard library only.
+
+The names below are the stable public surface (pinned by tests/unit/test_public_api.py): the ports you implement
+to plug in your own adapter, and the use-case classes an :class:`vpnsmm.App` hands you.
+"""
+
+from vpnsmm.application.billing import (
+    ConfirmPayment,
+    CreateInvoice,
+    FulfilInvoice,
+    GatewaySet,
+    NewInvoice,
+    PayInvoice,
+    ReviewCardPayment,
+    Wallets,
+)
+from vpnsmm.application.identity import Login, Principal, RegisterUser, RegisterUserCommand
+from vpnsmm.application.ports.fulfilment import Fulfiller
+from vpnsmm.application.ports.ledger import Ledger
+from vpnsmm.application.ports.payments import PaymentGateway, WebhookVerifier
+from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from vpnsmm.application.ports.smm_provider import SmmProvider
+from vpnsmm.application.ports.system import Clock
+from vpnsmm.application.ports.vpn_panel import VpnPanel
+
+__all__ = [
+    "Clock", "ConfirmPayment", "CreateInvoice", "FulfilInvoice", "Fulfiller", "GatewaySet", "Ledger", "Login",
+    "NewInvoice", "PayInvoice", "PaymentGateway", "Principal", "RegisterUser", "RegisterUserCommand",
+    "ReviewCardPayment", "SmmProvider", "UnitOfWork", "UnitOfWorkFactory", "VpnPanel", "Wallets", "WebhookVerifier",
+]
