@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.contract.ledger_contract import LedgerContract, LedgerFactory
+from tests.support.databases import truncate_all
 from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.adapters.sqlalchemy.engine import make_engine
 from vpnsmm.adapters.sqlalchemy.repositories.ledger import SqlLedger
@@ -30,6 +31,9 @@ def _factory(url: str) -> LedgerFactory:
         try:
             if url not in migrated:
                 await migrate.upgrade(engine)
+                if url.startswith("postgresql"):
+                    # The shared test database may hold what other tests committed; the contract needs it empty.
+                    await truncate_all(url)
                 migrated.add(url)
             async with engine.connect() as conn:
                 await conn.begin()
