@@ -264,7 +264,7 @@ def build_job_runner(container: Container, *, concurrency: int | None = None,
     register_billing_tasks(registry, fulfil=container.fulfil_invoice(), expire=container.expire_invoices(),
                            reconcile=container.reconcile_payments())
     register_smm_tasks(registry, submit=container.smm_submit(), sync=container.sync_smm_orders())
-    register_vpn_tasks(registry, fan_out=providers.Factory(ScheduleUsageSync, container.uow)(),
+    register_vpn_tasks(registry, fan_out=ScheduleUsageSync(container.uow()),
                        sync=container.sync_usage(), enforce=container.enforce_limits())
     for name in settings.job_modules:
         if name not in registry.loaded_modules:
