@@ -67,6 +67,8 @@ class Settings:
     card_number: str = ""  # card-to-card: the card customers transfer to
     card_holder: str = ""
     card_bank: str = ""
+    # compatibility dialects: name -> URL prefix, or "off" (entrypoints/http/dialects); unnamed ones use their default
+    dialects: Mapping[str, str] = field(factory=dict)
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -217,6 +219,30 @@ def _card(raw: object) -> str:
     return value
 
 
+def _dialects(raw: object) -> dict[str, str]:
+    """``name=/prefix`` or ``name=off`` pairs, comma-separated; names are checked against the registry at startup."""
+    items: list[str]
+    if isinstance(raw, Mapping):
+        items = [f"{k}={v}" for k, v in raw.items()]
+    else:
+        items = [part for part in str(raw).split(",") if part.strip()]
+    result: dict[str, str] = {}
+    for item in items:
+        name, sep, prefix = (x.strip() for x in item.partition("="))
+        if not sep or not name or not prefix:
+            raise ValueError(f"expected name=/prefix or name=off, got {item.strip()!r}")
+        if prefix.lower() == "off":
+            prefix = "off"
+        elif not prefix.startswith("/") or any(c.isspace() or c in "{}?#" for c in prefix):
+            raise ValueError(f"prefix for {name!r} must be a path starting with '/', got {prefix!r}")
+        else:
+            prefix = "/" + prefix.strip("/")
+        if name in result:
+            raise ValueError(f"dialect {name!r} is named twice")
+        result[name] = prefix
+    return result
+
+
 _FIELDS: dict[str, tuple[str, Any]] = {
     "DATABASE_URL": ("database_url", _db_url),
     "SECRET_KEY": ("secret_key", _secret),
@@ -252,6 +278,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "CARD_NUMBER": ("card_number", lambda raw: _card(raw)),
     "CARD_HOLDER": ("card_holder", _str),
     "CARD_BANK": ("card_bank", _str),
+    "DIALECTS": ("dialects", lambda raw: _dialects(raw)),
 }
 
 

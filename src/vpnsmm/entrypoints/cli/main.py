@@ -12,6 +12,7 @@ import typer
 
 from vpnsmm import __version__
 from vpnsmm.adapters.sqlalchemy import migrate
+from vpnsmm.config import ConfigError, Settings
 from vpnsmm.container import Container
 from vpnsmm.entrypoints.cli import money, smm, users, vpn, worker
 from vpnsmm.entrypoints.cli.runtime import JsonOption, emit_json, emit_table, fail, out, run, settings_or_exit
@@ -66,6 +67,7 @@ def serve(
     if port:
         os.environ["VPNSMM_PORT"] = str(port)
     settings = settings_or_exit()  # also creates the data dir and persists the secret before workers fork
+    _check_dialect_mounts(settings)
 
     async def upgrade(c: Container) -> None:
         return None
@@ -76,6 +78,17 @@ def serve(
     uvicorn.run("vpnsmm.entrypoints.http.asgi:create_app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers if not reload else None, reload=reload,
                 log_level=settings.log_level.lower(), access_log=False, proxy_headers=True)
+
+
+def _check_dialect_mounts(settings: Settings) -> None:
+    """Refuse to start when VPNSMM_DIALECTS names an unknown dialect or two mounts collide (one line, exit 2)."""
+    from vpnsmm.entrypoints.http.app import native_route_handlers
+    from vpnsmm.entrypoints.http.dialects import mount_dialects
+
+    try:
+        mount_dialects(settings.dialects, native=native_route_handlers())
+    except ConfigError as exc:
+        fail(str(exc), 2)
 
 
 @db_app.command("upgrade")

@@ -20,6 +20,7 @@ from vpnsmm import __version__
 from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
 from vpnsmm.container import Container, build_job_runner, start, stop
 from vpnsmm.entrypoints.http.dependencies import http_dependencies
+from vpnsmm.entrypoints.http.dialects import mount_dialects
 from vpnsmm.entrypoints.http.problems import exception_handlers
 from vpnsmm.entrypoints.http.ratelimit import rate_limit_middleware
 from vpnsmm.entrypoints.http.routes.admin_money import AdminPaymentsController
@@ -46,6 +47,16 @@ _SECURITY_HEADERS = {
 class MetricsController(PrometheusController):
     path = "/metrics"
     openmetrics_format = False
+
+
+def native_route_handlers() -> list[Any]:
+    """The native API's handlers (``/v1``, ``/api/v2``, ``/sub``, health, metrics), before any dialect."""
+    return [AuthController, MeController, ApiKeysController, AdminUsersController,
+            WalletController, InvoiceController, PaymentController, AdminPaymentsController,
+            SmmController, AdminSmmController, perfect_panel_v2,
+            CatalogueController, VpnController, AdminVpnController, SubscriptionController,
+            health, liveness,
+            MetricsController]
 
 
 def create_app(container: Container, *, manage_container: bool = True) -> Litestar:
@@ -105,13 +116,12 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
     if limits.enabled:
         middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens()))
 
+    native = native_route_handlers()
+    # The seed documents' APIs, each a thin router at its documented paths (docs/dialects/); collisions stop startup.
+    dialects = mount_dialects(settings.dialects, native=native)
+
     return Litestar(
-        route_handlers=[AuthController, MeController, ApiKeysController, AdminUsersController,
-                        WalletController, InvoiceController, PaymentController, AdminPaymentsController,
-                        SmmController, AdminSmmController, perfect_panel_v2,
-                        CatalogueController, VpnController, AdminVpnController, SubscriptionController,
-                        health, liveness,
-                        MetricsController],
+        route_handlers=[*native, *dialects],
         dependencies=http_dependencies(container),
         exception_handlers=exception_handlers,
         openapi_config=openapi,
