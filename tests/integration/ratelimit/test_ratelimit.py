@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, get, post
+from litestar import Litestar, Request, Response, get, post
 
 from tests.support.redis import require_redis
 from vpnsmm.adapters.ratelimit.policy import DEFAULT_RATE_LIMITS, Limit, parse_rate_limits
@@ -200,15 +200,47 @@ async def test_authenticated_callers_get_their_own_budget_and_forged_tokens_do_n
         assert [(await http.get("/v1/things", headers=forged)).status_code for _ in range(2)] == [200, 429]
 
 
-async def test_api_keys_are_counted_per_public_id() -> None:
+async def test_api_keys_are_counted_per_presented_key() -> None:
     app = make_app("orders=1/60", InMemoryRateLimitStore(), Clock())
     async with client(app) as http:
         key_a = {"X-API-Key": "vsm_0123456789ab_secret"}
         key_b = {"X-API-Key": "vsm_ba9876543210_secret"}
         assert (await http.post("/v1/orders", headers=key_a)).status_code == 201
-        assert (await http.post("/v1/orders", headers={"X-API-Key": "vsm_0123456789ab_other"})).status_code == 429
+        assert (await http.post("/v1/orders", headers=key_a)).status_code == 429
+        # knowing a key's public id is not enough to burn its owner's budget
+        assert (await http.post("/v1/orders", headers={"X-API-Key": "vsm_0123456789ab_other"})).status_code == 201
         assert (await http.post("/v1/orders", headers=key_b)).status_code == 201
-        assert (await http.post("/v1/orders?key=vsm_ba9876543210_x")).status_code == 429  # Perfect Panel style
+        assert (await http.post("/v1/orders?key=vsm_ba9876543210_secret")).status_code == 429  # Perfect Panel style
+
+
+@post("/v1/keyed", status_code=200)
+async def keyed(request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
+    """Stands in for a handler that verifies the API key: only ``..._good`` is valid."""
+    ok = request.headers.get("x-api-key", "").endswith("_good")
+    return Response({"ok": ok}, status_code=200 if ok else 401)
+
+
+async def test_invented_api_keys_cannot_mint_fresh_budgets() -> None:
+    app = Litestar([keyed], middleware=[rate_limit_middleware(
+        parse_rate_limits("anonymous=3/60,authenticated=100/60"), InMemoryRateLimitStore(), None, clock=Clock())])
+    async with client(app, "10.0.0.9") as guesser, client(app, "10.0.0.10") as owner:
+        statuses = [(await guesser.post("/v1/keyed", headers={"X-API-Key": f"vsm_0123456789ab_guess{i}"})).status_code
+                    for i in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        refused = await guesser.post("/v1/keyed", headers={"X-API-Key": "vsm_0123456789ab_guess9"})
+        assert refused.status_code == 429 and "failed API key" in refused.json()["detail"]
+        # the owner, elsewhere, is untouched; successful requests never count as failures
+        assert [(await owner.post("/v1/keyed", headers={"X-API-Key": "vsm_0123456789ab_good"})).status_code
+                for _ in range(5)] == [200] * 5
+
+
+async def test_zero_amount_hits_only_read(stores: tuple[Any, Any]) -> None:
+    a, b = stores
+    key = f"peek:{secrets.token_hex(4)}"
+    assert await a.hit([(key, 60)], amount=0) == [0]
+    assert await b.hit([(key, 60)]) == [1]
+    assert await a.hit([(key, 60)], amount=0) == [1]
+    assert await b.hit([(key, 60)], amount=2) == [3]
 
 
 async def test_exempt_paths_and_disabled_limits_carry_no_headers() -> None:
@@ -229,3 +261,25 @@ async def test_an_unreachable_redis_lets_requests_through() -> None:
             assert [(await http.get("/v1/things")).status_code for _ in range(3)] == [200, 200, 200]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("POST", "/v1/auth/login", "auth"),
+    ("POST", "/api/v1/auth/token/", "auth"),            # v2ray
+    ("POST", "/auth/login", "auth"),                    # ru-vpn
+    ("POST", "/api/auth", "auth"),                      # candypanel
+    ("GET", "/v1/admin/users", "admin"),
+    ("POST", "/bot_api/admin/approve_transaction", "admin"),
+    ("GET", "/api/v2/admin/dashboard", "admin"),        # smm-spring
+    ("POST", "/compat/smm-rest/api/v1/orders", "orders"),
+    ("POST", "/api/v1/orders/bulk", "orders"),
+    ("POST", "/v1/smm/orders", "orders"),
+    ("POST", "/payments/create", "balance"),            # ru-vpn
+    ("POST", "/vpn/topup", "balance"),
+    ("POST", "/api/v1/balance/deposit", "balance"),
+    ("GET", "/tariffs", "read"),
+    ("POST", "/v1/me/password", None),
+])
+def test_every_dialect_path_falls_in_its_class(method: str, path: str, expected: str | None) -> None:
+    middleware = rate_limit_middleware(parse_rate_limits("default"), InMemoryRateLimitStore())(things)
+    assert middleware.classify(method, path, {}) == expected  # type: ignore[attr-defined]

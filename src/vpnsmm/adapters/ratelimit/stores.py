@@ -16,10 +16,11 @@ from vpnsmm.domain.errors import UpstreamUnavailableError
 
 
 class RateLimitStore(Protocol):
-    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[int]:
-        """Increment each ``(key, ttl_seconds)`` counter by one; return the counts after incrementing.
+    async def hit(self, counters: Sequence[tuple[str, int]], *, amount: int = 1) -> list[int]:
+        """Increment each ``(key, ttl_seconds)`` counter by ``amount``; return the counts after incrementing.
 
-        A counter that did not exist starts at 1 and expires ``ttl_seconds`` later. Not idempotent.
+        A counter that did not exist starts at ``amount`` and expires ``ttl_seconds`` later. ``amount=0`` only
+        reads (a missing counter reads 0 and is not created). Not idempotent for ``amount > 0``.
         Raises UpstreamUnavailableError when the shared store cannot be reached.
         """
         ...
@@ -35,7 +36,7 @@ class InMemoryRateLimitStore:
         self._monotonic, self._max_keys = monotonic, max_keys
         self._lock = asyncio.Lock()
 
-    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[int]:
+    async def hit(self, counters: Sequence[tuple[str, int]], *, amount: int = 1) -> list[int]:
         async with self._lock:
             now = self._monotonic()
             if len(self._counts) > self._max_keys:
@@ -45,8 +46,9 @@ class InMemoryRateLimitStore:
                 count, expires = self._counts.get(key, (0, 0.0))
                 if expires <= now:
                     count, expires = 0, now + ttl
-                self._counts[key] = (count + 1, expires)
-                result.append(count + 1)
+                if amount:
+                    self._counts[key] = (count + amount, expires)
+                result.append(count + amount)
             return result
 
     async def close(self) -> None:
@@ -54,10 +56,16 @@ class InMemoryRateLimitStore:
 
 
 _HIT_SCRIPT = """
+local amount = tonumber(ARGV[#ARGV])
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('EXPIRE', key, tonumber(ARGV[i])) end
+  local count
+  if amount == 0 then
+    count = tonumber(redis.call('GET', key) or '0')
+  else
+    count = redis.call('INCRBY', key, amount)
+    if count == amount then redis.call('EXPIRE', key, tonumber(ARGV[i])) end
+  end
   counts[i] = count
 end
 return counts
@@ -77,14 +85,14 @@ class RedisRateLimitStore:
 
         return cls(redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), prefix=prefix)
 
-    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[int]:
+    async def hit(self, counters: Sequence[tuple[str, int]], *, amount: int = 1) -> list[int]:
         if not counters:
             return []
         from redis.exceptions import RedisError
 
         try:
             counts = await self._script(keys=[self._prefix + key for key, _ in counters],
-                                        args=[ttl for _, ttl in counters])
+                                        args=[*(ttl for _, ttl in counters), amount])
         except (RedisError, OSError) as exc:
             raise UpstreamUnavailableError(f"rate-limit store unreachable: {exc}", code="REDIS_UNAVAILABLE") from exc
         return [int(c) for c in counts]

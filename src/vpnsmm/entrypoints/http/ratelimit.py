@@ -3,9 +3,11 @@
 Who is counted:
 
 * a valid ``Authorization: Bearer`` access token -> ``user:<id>`` (signature and expiry checked with the
-  secret; no database call); an ``X-API-Key`` (or Perfect Panel ``?key=``) -> ``key:<public id>``
-  (format only: the secret is checked later by the handler, so a wrong key burns its owner's budget,
-  which a caller can only do knowing the key's public id);
+  secret; no database call); an ``X-API-Key`` (or Perfect Panel ``?key=``) -> ``key:<public id>:<digest>``
+  where the digest is of the whole presented key, so a caller who knows only a key's public id cannot burn
+  its owner's budget (the secret is checked later by the handler). Invented keys would each get a fresh
+  budget, so every 401 answered to an API-key request counts against the caller's IP, and an IP with more
+  failures in a window than the ``anonymous`` budget gets 429 for API-key requests until the window ends;
 * anyone else -> their client IP (``scope["client"]``, which uvicorn's ``--proxy-headers`` sets from
   ``X-Forwarded-For`` for trusted proxies only, so the header cannot be spoofed from outside).
 
@@ -21,6 +23,7 @@ and ``Retry-After``. When Redis is down requests are let through (logged): avail
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -55,15 +58,15 @@ class RouteRule:
         return (self.methods is None or method in self.methods) and self.pattern.search(path) is not None
 
 
-_V = r"^/(?:api/)?v\d+"
 _WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-#: First match wins. Matches the native /v1 paths and the seed documents' /api/v1 and /api/v2 paths.
+#: First match wins. Matches the native /v1 paths and every dialect's paths at any prefix (/api/v1/auth/token,
+#: /auth/login, /api/auth, /bot_api/admin/..., /compat/smm-rest/api/v1/orders, /payments/create, /vpn/topup).
 DEFAULT_ROUTES: tuple[RouteRule, ...] = (
-    RouteRule("auth", re.compile(_V + r"/auth/")),
-    RouteRule("admin", re.compile(_V + r"/admin(?:/|$)")),
-    RouteRule("orders", re.compile(_V + r"/(?:smm/)?(?:orders|subscriptions)(?:/bulk)?/?$"), frozenset({"POST"})),
-    RouteRule("balance", re.compile(_V + r"/(?:balance|wallet|payments|topups|ledger)(?:/|$)"), _WRITE),
+    RouteRule("auth", re.compile(r"/auth(?:/|$)")),
+    RouteRule("admin", re.compile(r"/(?:bot_api/)?admin(?:/|$)")),
+    RouteRule("orders", re.compile(r"/(?:smm/)?(?:orders|subscriptions)(?:/bulk)?/?$"), frozenset({"POST"})),
+    RouteRule("balance", re.compile(r"/(?:balance|wallet|payments|topups?|ledger)(?:/|$)"), _WRITE),
     RouteRule("read", re.compile(r"^/"), frozenset({"GET", "HEAD"})),
 )
 
@@ -115,7 +118,8 @@ class RateLimitMiddleware:
         key = headers.get("x-api-key") or (query.get("key") or [""])[0]
         match = _API_KEY.match(key)
         if match:
-            return f"key:{match.group(1)}", True
+            digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:16]
+            return f"key:{match.group(1)}:{digest}", True
         return f"ip:{client_ip}", False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -135,6 +139,8 @@ class RateLimitMiddleware:
             names.append("authenticated")
 
         now = self.clock()
+        client_ip = str(client[0])
+        failures = self._failure_counters(client_ip, now) if identity.startswith("key:") else []
         counters: list[tuple[str, int]] = []
         plan: list[tuple[str, Limit, int]] = []
         for name in names:
@@ -146,6 +152,18 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
+            if failures:
+                failed = await self.store.hit([(key, ttl) for key, ttl, _ in failures], amount=0)
+                over = [(limit, reset) for (_, _, (limit, reset)), count in zip(failures, failed, strict=True)
+                        if count >= limit.requests]
+                if over:
+                    limit, reset = max(over, key=lambda item: item[1])
+                    budget = _Budget("failed API key", limit, limit.requests, reset)
+                    retry_after = max(1, int(reset - now + 0.999))
+                    await self._too_many(send, [(b"x-ratelimit-limit", str(limit.requests).encode()),
+                                                (b"x-ratelimit-remaining", b"0"),
+                                                (b"x-ratelimit-reset", str(reset).encode())], retry_after, budget)
+                    return
             counts = await self.store.hit(counters)
         except VpnsmmError as exc:
             log.warning("rate_limit_store_unavailable", error=exc.message)
@@ -166,9 +184,26 @@ class RateLimitMiddleware:
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *limit_headers]}
+                if failures and message.get("status") == 401:
+                    await self._count_failure(failures)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _failure_counters(self, client_ip: str, now: float) -> list[tuple[str, int, tuple[Limit, int]]]:
+        """Per-IP counters of API-key requests answered 401, one per ``anonymous`` budget window."""
+        result = []
+        for limit in self.policy.of("anonymous"):
+            window = int(now // limit.window)
+            result.append((f"keyfail:{limit.window}:{client_ip}:{window}", limit.window + 1,
+                           (limit, (window + 1) * limit.window)))
+        return result
+
+    async def _count_failure(self, failures: list[tuple[str, int, tuple[Limit, int]]]) -> None:
+        try:
+            await self.store.hit([(key, ttl) for key, ttl, _ in failures])
+        except VpnsmmError as exc:
+            log.warning("rate_limit_store_unavailable", error=exc.message)
 
     @staticmethod
     async def _too_many(send: Any, limit_headers: list[tuple[bytes, bytes]], retry_after: int,
