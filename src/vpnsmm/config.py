@@ -67,6 +67,11 @@ class Settings:
     card_number: str = ""  # card-to-card: the card customers transfer to
     card_holder: str = ""
     card_bank: str = ""
+    # outgoing webhooks (docs/webhooks.md)
+    webhooks_allow_private: bool = False  # allow loopback/private targets (tests, single-host setups)
+    webhooks_max_attempts: int = 8  # attempts per delivery, the first included
+    webhooks_retry_base_ms: int = 30_000  # first retry after this; doubles each time (capped at 6 h)
+    webhooks_timeout_seconds: int = 10  # per attempt
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -252,6 +257,10 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "CARD_NUMBER": ("card_number", lambda raw: _card(raw)),
     "CARD_HOLDER": ("card_holder", _str),
     "CARD_BANK": ("card_bank", _str),
+    "WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", lambda raw: _bool(raw)),
+    "WEBHOOKS_MAX_ATTEMPTS": ("webhooks_max_attempts", _int_in(1, 50)),
+    "WEBHOOKS_RETRY_BASE_MS": ("webhooks_retry_base_ms", _int_in(10, 3_600_000)),
+    "WEBHOOKS_TIMEOUT_SECONDS": ("webhooks_timeout_seconds", _int_in(1, 120)),
 }
 
 
