@@ -22,7 +22,6 @@ from datetime import datetime
 
 from attrs import frozen
 
-from vpnsmm import __version__
 from vpnsmm.application.events import DELIVER_TASK
 from vpnsmm.application.jobs import RetryPolicy
 from vpnsmm.application.ports.persistence import UnitOfWorkFactory
@@ -46,6 +45,7 @@ from vpnsmm.domain.webhooks import (
 )
 
 MAX_DESCRIPTION = 200
+USER_AGENT = "vpnsmm-webhooks/1"
 
 
 def webhook_not_found() -> NotFoundError:
@@ -197,7 +197,7 @@ class DeliverWebhook:
         secret = self._cipher.decrypt(endpoint.secret_encrypted)
         body = delivery.body.encode("utf-8")
         attempt = delivery.attempts + 1
-        headers = {"Content-Type": "application/json", "User-Agent": f"vpnsmm-webhooks/{__version__}",
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    EVENT_ID_HEADER: delivery.event_id, EVENT_TYPE_HEADER: delivery.event_type.value,
                    DELIVERY_HEADER: str(delivery.id), ATTEMPT_HEADER: str(attempt),
                    **signature_headers(secret, body, timestamp=int(self._clock.now().timestamp()))}

@@ -33,6 +33,7 @@ from vpnsmm.entrypoints.http.routes.perfect_panel import perfect_panel_v2
 from vpnsmm.entrypoints.http.routes.smm import AdminSmmController, SmmController
 from vpnsmm.entrypoints.http.routes.subscription import SubscriptionController
 from vpnsmm.entrypoints.http.routes.vpn import AdminVpnController, CatalogueController, VpnController
+from vpnsmm.entrypoints.http.routes.webhooks import WebhooksController, event_stream
 
 log = structlog.get_logger("vpnsmm.http")
 
@@ -110,6 +111,7 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
                         WalletController, InvoiceController, PaymentController, AdminPaymentsController,
                         SmmController, AdminSmmController, perfect_panel_v2,
                         CatalogueController, VpnController, AdminVpnController, SubscriptionController,
+                        WebhooksController, event_stream,
                         health, liveness,
                         MetricsController],
         dependencies=http_dependencies(container),
