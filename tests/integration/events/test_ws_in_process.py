@@ -113,3 +113,21 @@ async def test_bad_parameters_and_forbidden_scope(app: tuple[Container, str]) ->
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == code, query
+
+
+async def test_logout_ends_a_connected_stream(app: tuple[Container, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from vpnsmm.entrypoints.http.routes import webhooks as routes
+
+    monkeypatch.setattr(routes, "REAUTH_SECONDS", 0.2)
+    container, base = app
+    user_id, jwt, _ = await _user(container, "dave")
+    async with connect(f"{base}/v1/ws?token={jwt}") as ws:
+        assert (await _recv(ws))["type"] == "subscribed"
+        await asyncio.sleep(0.5)  # re-checks pass while the session lives
+        await container.dispatch_event()(_event(user_id, 21))
+        assert (await _recv(ws))["data"]["order_id"] == 21
+        await container.logout_all()(user_id)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "SESSION_REVOKED")

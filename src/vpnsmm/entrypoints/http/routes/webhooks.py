@@ -36,6 +36,9 @@ WS_BAD_REQUEST = 1007  # a malformed query parameter (events=, scope=)
 WS_INTERNAL = 1011  # the event bus cannot be reached
 WS_RESTART = 1012  # the stream ended (bus reconnecting, server stopping): reconnect
 WS_TRY_AGAIN = 1013  # the client fell too far behind: resync over HTTP, then reconnect
+#: How often a connected stream re-checks its credential: logout, a ban, a revoked API key or an expired access
+#: token end the stream within this many seconds (close 1008), as they end HTTP access at once.
+REAUTH_SECONDS = 30.0
 
 
 class WebhooksController(Controller):
@@ -113,6 +116,16 @@ async def _drain(socket: WebSocket[Any, Any, Any]) -> None:
             await socket.receive_data(mode="text")
 
 
+async def _recheck(socket: WebSocket[Any, Any, Any], authenticate: Authenticate) -> str:
+    """Return the error code once the connection's credential stops being valid."""
+    while True:
+        await asyncio.sleep(REAUTH_SECONDS)
+        try:
+            await websocket_principal(socket, authenticate)
+        except AuthenticationError as exc:
+            return exc.code
+
+
 async def close_quietly(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         await socket.close(code=code, reason=reason[:120])
@@ -126,7 +139,8 @@ async def event_stream(socket: WebSocket[Any, Any, Any], authenticate: Authentic
     Query: ``token`` (access JWT; or the ``Authorization``/``X-API-Key`` headers), ``scope`` (``own`` or
     ``all``), ``events`` (comma-separated filter). The first message is ``{"type": "subscribed", ...}``;
     then one ``{"type": "order.completed", "id", "timestamp", "user_id", "data"}`` per event.
-    Authentication failures close with 1008 (policy violation). See docs/events.md.
+    Authentication failures close with 1008 (policy violation), also later: the credential is re-checked
+    every REAUTH_SECONDS, so logout, a ban or token expiry ends the stream. See docs/events.md.
     """
     await socket.accept()
     try:
@@ -151,11 +165,14 @@ async def event_stream(socket: WebSocket[Any, Any, Any], authenticate: Authentic
                                     "events": sorted(t.value for t in (types or EventType))})
             forward = asyncio.create_task(_forward(socket, events))
             drain = asyncio.create_task(_drain(socket))
-            done, pending = await asyncio.wait({forward, drain}, return_when=asyncio.FIRST_COMPLETED)
+            recheck = asyncio.create_task(_recheck(socket, authenticate))
+            done, pending = await asyncio.wait({forward, drain, recheck}, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            if forward in done and forward.exception() is None:
+            if recheck in done and recheck.exception() is None:
+                await close_quietly(socket, WS_POLICY_VIOLATION, recheck.result())
+            elif forward in done and forward.exception() is None:
                 lagged = events.lagged
                 await close_quietly(socket, WS_TRY_AGAIN if lagged else WS_RESTART,
                                     "LAGGED" if lagged else "STREAM_ENDED")
