@@ -10,16 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Litestar, WebSocket, websocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.asgi_server import serve
-from vpnsmm.application.identity import RegisterUserCommand
+from vpnsmm.application.events import EventSubscriptions, order_update_message
+from vpnsmm.application.identity import Authenticate, RegisterUserCommand
 from vpnsmm.config import Settings
 from vpnsmm.container import Container, build_container, start, stop
 from vpnsmm.domain.events import DomainEvent, EventType
 from vpnsmm.domain.identity import Role
 from vpnsmm.entrypoints.http.app import create_app
+from vpnsmm.entrypoints.http.dependencies import http_dependencies
+from vpnsmm.entrypoints.http.event_stream import serve_event_stream
 from vpnsmm.testing import FrozenClock
 
 
@@ -116,9 +120,9 @@ async def test_bad_parameters_and_forbidden_scope(app: tuple[Container, str]) ->
 
 
 async def test_logout_ends_a_connected_stream(app: tuple[Container, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from vpnsmm.entrypoints.http.routes import webhooks as routes
+    from vpnsmm.entrypoints.http import event_stream
 
-    monkeypatch.setattr(routes, "REAUTH_SECONDS", 0.2)
+    monkeypatch.setattr(event_stream, "REAUTH_SECONDS", 0.2)
     container, base = app
     user_id, jwt, _ = await _user(container, "dave")
     async with connect(f"{base}/v1/ws?token={jwt}") as ws:
@@ -131,3 +135,36 @@ async def test_logout_ends_a_connected_stream(app: tuple[Container, str], monkey
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "SESSION_REVOKED")
+
+
+@websocket("/ws")
+async def spring_ws(socket: WebSocket[Any, Any, Any], authenticate: Authenticate,
+                    event_subscriptions: EventSubscriptions) -> None:
+    """A dialect's endpoint as the smm-spring helper would write it."""
+    await serve_event_stream(socket, authenticate, event_subscriptions, render=order_update_message, hello=None)
+
+
+async def test_another_dialect_builds_its_stream_from_the_same_pieces(tmp_path: Path) -> None:
+    """What the smm-spring dialect does for ``/ws?token=``: its own message shape, no hello message."""
+    container = build_container(Settings(data_dir=tmp_path, secret_key="k" * 48, rate_limits="off",
+                                         jobs_in_process="off"))
+    await start(container)
+    try:
+        spring = Litestar(route_handlers=[spring_ws], dependencies=http_dependencies(container))
+        async with serve(spring) as base:
+            user_id, jwt, _ = await _user(container, "erin")
+            async with connect(base.replace("http://", "ws://") + f"/ws?token={jwt}") as ws:
+                await asyncio.sleep(0.2)  # no hello message here: give the subscription a moment
+                partial = _event(user_id, 31, EventType.ORDER_PARTIAL)
+                partial = DomainEvent(id=partial.id, type=partial.type, occurred_at=partial.occurred_at,
+                                      user_id=user_id, data={**partial.data, "public_status": "partial",
+                                                             "status": "Partial", "remains": 40})
+                await container.dispatch_event()(partial)
+                assert await _recv(ws) == {"type": "ORDER_UPDATE", "orderId": 31, "status": "PARTIAL",
+                                           "progress": 60, "remains": 40, "timestamp": "2026-01-01T12:00:00Z"}
+            async with connect(base.replace("http://", "ws://") + "/ws?token=nope") as bad:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(bad.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    finally:
+        await stop(container)
