@@ -194,7 +194,11 @@ class DeliverWebhook:
         if endpoint is None or not endpoint.active:
             return await self._record(delivery, status_code=None, latency_ms=0,
                                       error="endpoint disabled before delivery", permanent=True)
-        secret = self._cipher.decrypt(endpoint.secret_encrypted)
+        try:
+            secret = self._cipher.decrypt(endpoint.secret_encrypted)
+        except ValidationError:
+            return await self._record(delivery, status_code=None, latency_ms=0, permanent=True,
+                                      error="cannot read the endpoint secret (the instance key changed?): rotate it")
         body = delivery.body.encode("utf-8")
         attempt = delivery.attempts + 1
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,

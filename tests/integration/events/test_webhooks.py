@@ -21,6 +21,7 @@ from tests.integration.smm_orders.harness import SmmWorld
 from tests.support.asgi_server import serve
 from vpnsmm.adapters.events.local import InMemoryEventBus
 from vpnsmm.adapters.jobs.runner import JobRunner
+from vpnsmm.adapters.smm.registry import FernetSecretCipher
 from vpnsmm.adapters.webhooks.http import HttpWebhookSender
 from vpnsmm.application.events import (
     DELIVER_TASK,
@@ -332,3 +333,22 @@ async def test_live_subscribers_see_only_their_own_events(world: EventsWorld) ->
         with pytest.raises(PermissionDeniedError):
             async with subs.open(Principal(user=bob), everyone=True):
                 pass
+
+
+async def test_an_unreadable_secret_fails_the_delivery_instead_of_sending_unsigned(world: EventsWorld) -> None:
+    buyer = await world.smm.user("rekeyed")
+    await world.smm.fund(buyer, "10.00")
+    made = await world.webhooks.create(buyer.id, url=f"{world.url}/h", events=["order.created"])
+    async with world.smm.uow() as uow:  # as if VPNSMM_SECRET_KEY had been changed since
+        endpoint = await uow.webhooks.get_endpoint(made.endpoint.id, user_id=buyer.id)
+        assert endpoint is not None
+        endpoint.secret_encrypted = FernetSecretCipher("another instance key").encrypt(made.secret)
+        await uow.webhooks.update_endpoint(endpoint)
+        await uow.commit()
+    await world.smm.place(await world.smm.order(buyer))
+    await world.run_jobs()
+    assert world.receiver.received == []
+    [entry] = await world.webhooks.deliveries(buyer.id, made.endpoint.id)
+    assert entry.delivery.status is DeliveryStatus.FAILED and "rotate it" in entry.delivery.last_error
+    rotated = await world.webhooks.rotate_secret(buyer.id, made.endpoint.id)
+    assert rotated.secret != made.secret
