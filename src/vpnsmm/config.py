@@ -69,6 +69,11 @@ class Settings:
     card_bank: str = ""
     # compatibility dialects: name -> URL prefix, or "off" (entrypoints/http/dialects); unnamed ones use their default
     dialects: Mapping[str, str] = field(factory=dict)
+    # outgoing webhooks (docs/webhooks.md)
+    webhooks_allow_private: bool = False  # allow loopback/private targets (tests, single-host setups)
+    webhooks_max_attempts: int = 8  # attempts per delivery, the first included
+    webhooks_retry_base_ms: int = 30_000  # first retry after this; doubles each time (capped at 6 h)
+    webhooks_timeout_seconds: int = 10  # per attempt
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -279,6 +284,10 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "CARD_HOLDER": ("card_holder", _str),
     "CARD_BANK": ("card_bank", _str),
     "DIALECTS": ("dialects", lambda raw: _dialects(raw)),
+    "WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", lambda raw: _bool(raw)),
+    "WEBHOOKS_MAX_ATTEMPTS": ("webhooks_max_attempts", _int_in(1, 50)),
+    "WEBHOOKS_RETRY_BASE_MS": ("webhooks_retry_base_ms", _int_in(10, 3_600_000)),
+    "WEBHOOKS_TIMEOUT_SECONDS": ("webhooks_timeout_seconds", _int_in(1, 120)),
 }
 
 

@@ -30,6 +30,7 @@ from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.adapters.sqlalchemy.engine import make_engine
 from vpnsmm.adapters.sqlalchemy.repositories.vpn import SqlWireGuardPeerStore
 from vpnsmm.adapters.sqlalchemy.uow import SqlUnitOfWorkFactory
+from vpnsmm.adapters.webhooks.http import HttpWebhookSender
 from vpnsmm.application.billing import (
     CancelInvoice,
     ConfirmPayment,
@@ -48,6 +49,7 @@ from vpnsmm.application.billing import (
     register_billing_tasks,
 )
 from vpnsmm.application.demo import LoadDemoData
+from vpnsmm.application.events import DispatchEvent, EventSubscriptions, register_event_tasks
 from vpnsmm.application.identity import (
     Authenticate,
     AuthPolicy,
@@ -66,7 +68,7 @@ from vpnsmm.application.identity import (
     SetUserStatus,
     UpdateProfile,
 )
-from vpnsmm.application.jobs import TaskRegistry, parse_schedule_overrides
+from vpnsmm.application.jobs import RetryPolicy, TaskRegistry, parse_schedule_overrides
 from vpnsmm.application.ports.payments import PaymentGateway
 from vpnsmm.application.smm import (
     AdminOrders,
@@ -97,6 +99,7 @@ from vpnsmm.application.vpn import (
     VpnFulfiller,
     register_vpn_tasks,
 )
+from vpnsmm.application.webhooks import DeliverWebhook, ManageWebhooks
 from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.money import Currency
@@ -144,6 +147,11 @@ def _shop_currency(settings: Settings) -> Currency:
 
 def _event_bus(settings: Settings) -> InMemoryEventBus | RedisEventBus:
     return RedisEventBus.from_url(settings.redis_url) if settings.redis_url else InMemoryEventBus()
+
+
+def _webhook_retry(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.webhooks_max_attempts, base_delay=settings.webhooks_retry_base_ms / 1000,
+                       factor=2.0, max_delay=6 * 3600.0)
 
 
 def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock) -> PanelRegistry:
@@ -251,6 +259,17 @@ class Container(containers.DeclarativeContainer):
     rate_limit_store = providers.Singleton(_rate_limit_store, settings)
     event_bus = providers.Singleton(_event_bus, settings)
 
+    # domain events after commit: dispatch job, outgoing webhooks, live streams (docs/webhooks.md)
+    dispatch_event = providers.Singleton(DispatchEvent, uow, event_bus, clock)
+    event_subscriptions = providers.Singleton(EventSubscriptions, event_bus)
+    webhook_sender = providers.Singleton(HttpWebhookSender, http_client,
+                                         allow_private=settings.provided.webhooks_allow_private,
+                                         timeout=settings.provided.webhooks_timeout_seconds)
+    manage_webhooks = providers.Singleton(ManageWebhooks, uow, clock, smm_cipher,
+                                          allow_private=settings.provided.webhooks_allow_private)
+    deliver_webhook = providers.Singleton(DeliverWebhook, uow, clock, smm_cipher, webhook_sender,
+                                          retry=providers.Factory(_webhook_retry, settings))
+
 
 def build_job_runner(container: Container, *, concurrency: int | None = None,
                      queues: Sequence[str] | None = None) -> JobRunner:
@@ -266,6 +285,7 @@ def build_job_runner(container: Container, *, concurrency: int | None = None,
     register_smm_tasks(registry, submit=container.smm_submit(), sync=container.sync_smm_orders())
     register_vpn_tasks(registry, fan_out=ScheduleUsageSync(container.uow()),
                        sync=container.sync_usage(), enforce=container.enforce_limits())
+    register_event_tasks(registry, dispatch=container.dispatch_event(), deliver=container.deliver_webhook())
     for name in settings.job_modules:
         if name not in registry.loaded_modules:
             importlib.import_module(name).register_tasks(registry, container)

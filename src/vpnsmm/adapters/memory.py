@@ -24,6 +24,7 @@ from vpnsmm.adapters.memory_vpn import (
     InMemoryServerRepository,
     InMemoryVpnAccountRepository,
 )
+from vpnsmm.adapters.memory_webhooks import InMemoryWebhookRepository
 from vpnsmm.application.ports.persistence import AuditRecord, PaymentFilter, UserFilter
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.errors import ConflictError, NotFoundError
@@ -334,6 +335,7 @@ class InMemoryUnitOfWork:
         self.vpn_plans = InMemoryPlanRepository(store)
         self.vpn_servers = InMemoryServerRepository(store)
         self.vpn_accounts = InMemoryVpnAccountRepository(store)
+        self.webhooks = InMemoryWebhookRepository(store)
         self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:

@@ -21,6 +21,7 @@ from typing import Any
 
 from attrs import frozen
 
+from vpnsmm.application.events import record_payment_completed
 from vpnsmm.application.jobs import JobContext, RetryPolicy, Schedule, TaskRegistry
 from vpnsmm.application.ports.fulfilment import Fulfiller
 from vpnsmm.application.ports.payments import (
@@ -229,6 +230,7 @@ async def settle_paid(uow: UnitOfWork, payment: Payment, now: datetime, *, provi
     if not won:
         fresh = await uow.payments.get(payment.id)
         return Settlement(payment=fresh or payment, invoice=invoice, credited=False)
+    await record_payment_completed(uow, payment, now)
     currency = payment.amount.currency
     if payment.gateway is not Gateway.WALLET:
         wallet = await wallet_of(uow, payment.user_id, currency)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from attrs import evolve, field, frozen
 
 from vpnsmm.application.billing import audit, system_account, wallet_of
+from vpnsmm.application.events import record_order_event
 from vpnsmm.application.jobs import JobContext, Schedule, TaskRegistry
 from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from vpnsmm.application.ports.smm_provider import (
@@ -49,6 +50,7 @@ from vpnsmm.domain.money import Currency, ExchangeRate, Money
 from vpnsmm.domain.smm import (
     ExactAmount,
     Markup,
+    OrderStatus,
     QuantityRule,
     ServiceType,
     billable_units,
@@ -337,7 +339,9 @@ class SubmitOrders:
 
 
 async def apply_settlement(uow: UnitOfWork, order: SmmOrder, settlement: Settlement) -> None:
-    """Give back ``settlement.refund`` to the order's owner (refunds -> wallet), idempotent by transfer id."""
+    """Give back ``settlement.refund`` to the order's owner (refunds -> wallet), idempotent by transfer id.
+    Records the order event of the status change (if any) in the same transaction."""
+    await record_order_event(uow, order, settlement.before, order.updated_at or order.created_at)
     if settlement.transfer_id is None or not settlement.refund.is_positive:
         return
     currency = settlement.refund.currency
@@ -377,6 +381,7 @@ class PlaceOrder:
                              fields=_fields_of(add), runs=add.runs, interval=add.interval,
                              submit_state=SubmitState.SENDING)
             await uow.smm_orders.add(order)
+            await record_order_event(uow, order, None, now)
             if charge.is_positive:
                 wallet = await wallet_of(uow, cmd.user_id, charge.currency)
                 revenue = await system_account(uow, charge.currency, AccountPurpose.REVENUE)
@@ -646,6 +651,7 @@ class AdminOrders:
             before = order.status.value
             if action == "complete":
                 order.complete(now)
+                await record_order_event(uow, order, OrderStatus(before), now)
             elif action == "cancel":
                 settlement = order.void(now, reason=str(details.get("reason") or "canceled by an operator"))
                 if order.submit_state in (SubmitState.QUEUED, SubmitState.SENDING, SubmitState.UNKNOWN):

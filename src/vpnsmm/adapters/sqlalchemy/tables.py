@@ -400,3 +400,49 @@ vpn_wg_peers = sa.Table(
     sa.UniqueConstraint("server_id", "ipv4", name="uq_vpn_wg_peers_server_id_ipv4"),
     sa.UniqueConstraint("server_id", "ipv6", name="uq_vpn_wg_peers_server_id_ipv6"),
 )
+
+# --------------------------------------------------------------------------------------------- webhooks
+webhook_endpoints = sa.Table(
+    "webhook_endpoints", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret_encrypted", sa.Text, nullable=False),  # Fernet ciphertext; the secret is shown once
+    sa.Column("events", sa.JSON, nullable=False),  # ["order.completed", ...]
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint_id", BigId, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the exact JSON sent (and signed)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    sa.CheckConstraint("status IN ('pending','succeeded','failed')", name="status"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", BigId, sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("next_retry_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempts_delivery_attempt"),
+)

@@ -16,6 +16,7 @@ from attrs import frozen
 from vpnsmm.application.ports.jobs import JobOutbox
 from vpnsmm.application.ports.ledger import Ledger
 from vpnsmm.application.ports.vpn_store import PlanRepository, ServerRepository, VpnAccountRepository
+from vpnsmm.application.ports.webhooks import WebhookRepository
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, Role, User, UserStatus
 from vpnsmm.domain.smm_orders import (
@@ -328,6 +329,10 @@ class UnitOfWork(Protocol):
 
     @property
     def vpn_accounts(self) -> VpnAccountRepository:
+        ...
+
+    @property
+    def webhooks(self) -> WebhookRepository:
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -34,6 +34,7 @@ from vpnsmm.entrypoints.http.routes.perfect_panel import perfect_panel_v2
 from vpnsmm.entrypoints.http.routes.smm import AdminSmmController, SmmController
 from vpnsmm.entrypoints.http.routes.subscription import SubscriptionController
 from vpnsmm.entrypoints.http.routes.vpn import AdminVpnController, CatalogueController, VpnController
+from vpnsmm.entrypoints.http.routes.webhooks import WebhooksController, event_stream
 
 log = structlog.get_logger("vpnsmm.http")
 
@@ -55,6 +56,7 @@ def native_route_handlers() -> list[Any]:
             WalletController, InvoiceController, PaymentController, AdminPaymentsController,
             SmmController, AdminSmmController, perfect_panel_v2,
             CatalogueController, VpnController, AdminVpnController, SubscriptionController,
+            WebhooksController, event_stream,
             health, liveness,
             MetricsController]
 

@@ -26,6 +26,8 @@ USE_CASES = (
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
     "admin_accounts", "sync_usage", "enforce_limits",
+    # events and webhooks
+    "manage_webhooks", "event_subscriptions",
 )
 
 
