@@ -26,6 +26,8 @@ USE_CASES = (
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
     "admin_accounts", "sync_usage", "enforce_limits",
+    # vpn dialects (v2ray, ru-vpn)
+    "login_by_identifier", "payment_methods", "verify_card_payment", "vpn_billing_views",
 )
 
 
