@@ -105,7 +105,9 @@ def validation_detail(exc: ValidationException) -> tuple[str, str]:
             return name, f"Field '{name}': {text}"
         if key and key != "data":
             return key, f"Field '{key}': {message}"
-        return "body", message or "the request body is not valid"
+        if message.strip("'\"") == "data" or not message:
+            return "body", "A JSON request body is required"
+        return "body", message
     return "body", str(exc.detail or "the request is not valid")
 
 

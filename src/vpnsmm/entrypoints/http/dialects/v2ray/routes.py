@@ -250,7 +250,7 @@ class PaymentIn(Struct):
 
 class VerifyCardIn(Struct):
     payment_id: Id
-    transaction_id: Annotated[str, Meta(min_length=1, max_length=40)] | Annotated[int, Meta(ge=0, le=10**40)]
+    transaction_id: Annotated[str, Meta(min_length=1, max_length=40)] | Annotated[int, Meta(ge=0, le=10**18)]
     card_number: Annotated[str, Meta(min_length=4, max_length=32)]
     amount: Amount | None = None
 
