@@ -234,7 +234,10 @@ def test_renew_topup_payments_and_the_cryptomus_webhook(stack: Stack) -> None:
         assert delivered.json()["status"] == "paid"
     assert stack.balance(auth, "RUB") == before + 50_000  # once
     assert stack.http.get(f"/payments/{top['invoice_id']}", headers=auth).json()["invoice"]["status"] == "fulfilled"
-    _error(stack.http.post("/payments/webhook", content=b"{}", headers={"content-type": "application/json"}), 401)
+    unsigned = stack.http.post("/payments/webhook", content=b"{}", headers={"content-type": "application/json"})
+    _error(unsigned, 401)
+    assert "X-RateLimit-Limit" not in unsigned.headers  # gateway callbacks are never throttled
+    assert stack.http.get("/tariffs").headers["X-RateLimit-Limit"].isdigit()  # everything else is
 
     for body in ({"tariff_id": str(stack.plan_id)}, {"client_id": client_id}, {"amount": 12_345}):
         created = stack.http.post("/payments/create", headers=auth, json=body)
