@@ -126,6 +126,11 @@ def test_users_are_shared_with_the_native_api(stack: Stack) -> None:
     assert by_name.status_code == 200
     me = stack.http.get("/v1/me", headers=stack.bearer(here.json()["access_token"]))
     assert me.status_code == 200 and me.json()["username"] == "petr"
+    v2ray = stack.http.post("/api/v1/auth/token/", json={"username": "olga@example.ru",
+                                                          "password": "customer password"})
+    assert v2ray.status_code == 200  # and in the other VPN dialect
+    profile = stack.http.get("/api/v1/users/me/", headers=stack.bearer(v2ray.json()["access"])).json()
+    assert profile["email"] == "olga@example.ru"
 
 
 def test_tariffs_and_nodes_are_public(stack: Stack) -> None:

@@ -6,6 +6,7 @@ card-to-card verified by an admin), accounts with panel and inbound, admin-only 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -218,6 +219,28 @@ def test_card_payment_is_verified_only_by_an_admin(stack: Stack) -> None:
     assert again.status_code == 200 and again.json()["account"]["id"] == body["account"]["id"]
     assert [a["id"] for a in stack.http.get("/api/v1/v2ray/accounts/", headers=auth).json()] == [
         body["account"]["id"]]  # one account, however often it was verified
+
+
+def test_concurrent_admin_verifications_provision_once(stack: Stack) -> None:
+    auth = _customer(stack, "v2-card-race")
+    payment = stack.http.post("/api/v1/payments/", headers=auth, json={
+        "amount": 1_500_000, "method": "card", "plan_id": stack.plan_id}).json()
+    claim = {"payment_id": payment["id"], "transaction_id": "۱۲۳۴۵۶۷۸", "card_number": "6037 9974 1234 5678"}
+    assert stack.http.post("/api/v1/payments/verify-card-payment/", headers=auth, json=claim).status_code == 202
+
+    def verify(_: int) -> httpx.Response:
+        with httpx.Client(base_url=stack.url, timeout=30.0) as client:
+            return client.post("/api/v1/payments/verify-card-payment/", headers=stack.admin,
+                               json={**claim, "transaction_id": "12345678"})  # Persian digits normalised
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(verify, range(6)))
+    assert all(a.status_code == 200 and a.json()["success"] is True for a in answers), [a.text for a in answers]
+    # the calls that lose the race answer before the winner has provisioned: success, account still coming
+    accounts = {a.json()["account"]["id"] for a in answers if a.json()["account"] is not None}
+    assert len(accounts) == 1
+    assert len(stack.http.get("/api/v1/v2ray/accounts/", headers=auth).json()) == 1
+    assert stack.balance(auth, "IRR") == 0  # credited once, charged once
 
 
 def test_panels_are_admin_only(stack: Stack) -> None:
