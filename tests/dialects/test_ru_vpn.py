@@ -186,7 +186,15 @@ def test_clients_profile_usage_config_and_revoke(stack: Stack) -> None:
     _error(stack.http.get("/profile/usage", headers=other, params={"client_id": client_id}), 404)
     _error(stack.http.post("/vpn/renew", headers=other, json={"client_id": client_id}), 404)
     _error(stack.http.get("/vpn/config/abc", headers=auth), 404)
-    _error(stack.http.post("/me/clients", headers=other, json={"tariff_id": str(stack.plan_id)}), 402)  # no money
+    _error(stack.http.post("/me/clients", headers=other, json={"tariff_id": str(stack.plan_id),
+                                                              "provider": "wallet"}), 402)  # no money
+    offered = stack.http.post("/me/clients", headers=other, json={"tariff_id": str(stack.plan_id)})
+    assert offered.status_code == 201, offered.text  # short wallet: the same invoice through the gateway
+    assert offered.json()["client_id"] is None and offered.json()["provider"] == "cryptomus"
+    assert offered.json()["payment_url"] and offered.json()["amount"] == PRICE
+    history = stack.http.get("/billing/history", headers=other).json()
+    # the refused wallet call left its pending invoice (as BuyPlan does natively); the fallback added no second one
+    assert [i["status"] for i in history["items"]] == ["pending", "pending"]
     _error(stack.http.post("/me/clients", headers=auth, json={"tariff_id": "999999"}), 404)
     _error(stack.http.post("/me/clients", headers=auth, json={"tariff_id": ["x"]}), 400)
     _error(stack.http.post("/me/clients", headers=auth, json={"tariff_id": 1, "provider": "paypal"}), 400)

@@ -7,10 +7,12 @@ See docs/dialects/ru-vpn.md for each endpoint and the choices made where the doc
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
+from attrs import evolve
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -354,8 +356,9 @@ class ProfileController(Controller):
     async def create_client(self, data: NewClientIn, principal: Principal, buy_plan: BuyPlan,
                             manage_plans: ManagePlans, vpn_accounts: VpnAccounts,
                             payment_methods: PaymentMethods) -> dict[str, Any]:
-        """A new client = buying ``tariff_id`` (default: the first tariff on sale in RUB). Paid from the wallet
-        unless ``provider`` names a gateway (402 when the balance is short); the client exists once paid."""
+        """A new client = buying ``tariff_id`` (default: the first tariff on sale in RUB). Without ``provider``
+        it is paid from the wallet, or, when the balance is short, the same invoice is offered through the
+        default gateway (``payment_url``; the client exists once paid). ``provider: wallet`` insists (402)."""
         if data.tariff_id is None:
             on_sale = [p for p in await manage_plans.list(active_only=True) if CURRENCY in p.prices]
             if not on_sale:
@@ -364,9 +367,18 @@ class ProfileController(Controller):
         else:
             plan_id = _id_in(data.tariff_id, "tariff")
         gateway = payment_methods.pick(data.provider, prefer=(Gateway.WALLET,))
-        purchase = await buy_plan(BuyPlanCommand(
-            user_id=principal.user_id, plan_id=plan_id, currency=CURRENCY, gateway=gateway,
-            location=data.location, email=principal.user.email))
+        # One idempotency key for both attempts: a short wallet leaves the invoice pending, and the fallback
+        # pays that same invoice through a gateway instead of opening a second one.
+        command = BuyPlanCommand(user_id=principal.user_id, plan_id=plan_id, currency=CURRENCY, gateway=gateway,
+                                 location=data.location, email=principal.user.email,
+                                 idempotency_key=f"ru-vpn-client-{secrets.token_hex(12)}")
+        try:
+            purchase = await buy_plan(command)
+        except InsufficientFundsError:
+            fallback = payment_methods.pick(None, prefer=PREFERRED)
+            if data.provider is not None or fallback is Gateway.WALLET:
+                raise
+            purchase = await buy_plan(evolve(command, gateway=fallback))
         body = _started(purchase.invoice, purchase.payment)
         account_id = account_of_invoice(purchase.payment.invoice if purchase.payment else purchase.invoice)
         account = await vpn_accounts.get(principal.user_id, account_id) if account_id is not None else None
