@@ -99,6 +99,11 @@ def test_token_refresh_rotates_and_users_me(stack: Stack) -> None:
     assert patched.status_code == 200, patched.text
     assert (patched.json()["first_name"], patched.json()["telegram_id"]) == ("Алиса", "123456789")
     assert stack.http.get("/api/v1/users/me/", headers=auth).json()["email"] == "new_alice@v2.test"
+    cleared = stack.http.patch("/api/v1/users/me", headers=auth, json={"email": ""})
+    assert cleared.status_code == 200 and cleared.json()["email"] == ""
+    assert stack.http.patch("/api/v1/users/me/", headers=auth, json={"email": "new_alice@v2.test", "id": 999,
+                                                                      "username": "hijack"}).json()["id"] == body["id"]
+    assert stack.http.get("/api/v1/users/me/", headers=auth).json()["username"] == "v2-alice"  # read-only fields
     stack.native_register("v2-bob", email="bob@v2.test")
     _error(stack.http.patch("/api/v1/users/me/", headers=auth, json={"email": "bob@v2.test"}), 400)  # taken
     _error(stack.http.patch("/api/v1/users/me/", headers=auth, json={"email": "not-an-email"}), 400)
