@@ -99,6 +99,7 @@ from vpnsmm.application.vpn import (
     VpnFulfiller,
     register_vpn_tasks,
 )
+from vpnsmm.application.vpn_dialects import LoginByIdentifier, PaymentMethods, VerifyCardPayment, VpnBillingViews
 from vpnsmm.application.webhooks import DeliverWebhook, ManageWebhooks
 from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
@@ -234,6 +235,11 @@ class Container(containers.DeclarativeContainer):
     sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry)
     enforce_limits = providers.Singleton(EnforceLimits, uow, clock, panel_registry)
     vpn_demo = providers.Singleton(LoadVpnDemo, manage_plans, manage_servers)
+    # the VPN dialects' extra views (v2ray, ru-vpn): no new rules, see application/vpn_dialects.py
+    login_by_identifier = providers.Singleton(LoginByIdentifier, uow, login)
+    payment_methods = providers.Singleton(PaymentMethods, gateways)
+    verify_card_payment = providers.Singleton(VerifyCardPayment, uow, submit_card_receipt, review_card_payment)
+    vpn_billing_views = providers.Singleton(VpnBillingViews, uow)
 
     # SMM: catalogue, orders forwarded to upstream panels, our own Perfect Panel API v2
     smm_cipher = providers.Singleton(FernetSecretCipher, settings.provided.secret_key)

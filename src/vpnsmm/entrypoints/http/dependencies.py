@@ -28,6 +28,8 @@ USE_CASES = (
     "admin_accounts", "sync_usage", "enforce_limits",
     # events and webhooks
     "manage_webhooks", "event_subscriptions",
+    # vpn dialects (v2ray, ru-vpn)
+    "login_by_identifier", "payment_methods", "verify_card_payment", "vpn_billing_views",
 )
 
 

@@ -70,8 +70,9 @@ DEFAULT_ROUTES: tuple[RouteRule, ...] = (
     RouteRule("read", re.compile(r"^/"), frozenset({"GET", "HEAD"})),
 )
 
-#: Never limited: probes, metrics, docs, and payment-gateway callbacks (they come from few IPs in bursts).
-DEFAULT_EXEMPT = re.compile(r"^/(?:health|metrics|schema)(?:/|$)|/webhooks(?:/|$)")
+#: Never limited: probes, metrics, docs, and payment-gateway callbacks (they come from few IPs in bursts;
+#: ``/payments/webhook`` is the ru-vpn dialect's Cryptomus webhook).
+DEFAULT_EXEMPT = re.compile(r"^/(?:health|metrics|schema)(?:/|$)|/webhooks(?:/|$)|/payments/webhook/?$")
 
 #: Perfect Panel compatible endpoint: one path, the operation is the ``action`` parameter.
 _PERFECT_PANEL = re.compile(r"^/api/v2/?$")
