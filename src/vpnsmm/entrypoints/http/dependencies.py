@@ -26,6 +26,9 @@ USE_CASES = (
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
     "admin_accounts", "sync_usage", "enforce_limits",
+    # the candypanel dialect
+    "candypanel_setup", "candypanel_clients", "candypanel_interfaces", "candypanel_tokens", "candypanel_sync",
+    "candypanel_bot",
 )
 
 
