@@ -414,8 +414,7 @@ class CandyPanelInterfaces:
 
     async def delete(self, wg: object, *, actor_id: int | None) -> str:
         """Revoke every client of ``wg<N>`` and retire the interface. NotFoundError for an unknown one."""
-        if type(wg) is not int or wg < 0:
-            raise ValidationError("wg_id must be a non-negative integer", field="wg_id")
+        wg = wg_number(wg)
         async with self._uow(read_only=True) as uow:
             server = await _interface(uow, wg)
             names = [c for c in await uow.candypanel.clients() if c.wg == wg]
@@ -442,6 +441,16 @@ class CandyPanelInterfaces:
 class ClientView:
     name: ClientName
     account: VpnAccount
+
+
+def wg_number(raw: object, what: str = "wg_id") -> int:
+    """An interface number as sent: 0, "0" (or "wg0")."""
+    text = raw.strip().removeprefix("wg") if isinstance(raw, str) else None
+    if type(raw) is int and 0 <= raw < 10_000:
+        return raw
+    if text is not None and text.isdigit() and int(text) < 10_000:
+        return int(text)
+    raise ValidationError(f"{what} must be a non-negative interface number", field=what)
 
 
 def _check_name(raw: object) -> str:
@@ -498,8 +507,7 @@ class CandyPanelClients:
         now = self._clock.now()
         expires_at = parse_expiry(expires, now)
         traffic_bytes = parse_traffic(traffic)
-        if type(wg) is not int or wg < 0:
-            raise ValidationError("wg_id must be a non-negative integer", field="wg_id")
+        wg = wg_number(wg)
         if not isinstance(note, str) or len(note) > 500:
             raise ValidationError("note must be a string of at most 500 characters", field="note")
         async with self._uow() as uow:
@@ -642,9 +650,17 @@ class CandyPanelClients:
             server = await uow.vpn_servers.get(account.server_id)
             wg = _wg_of(server) if server is not None else None
             client = ClientName(name=name, account_id=account.id, wg=wg or 0, created_at=now)
-            await uow.candypanel.add_client(client)
-            await uow.commit()
-        return client
+            try:
+                await uow.candypanel.add_client(client)
+                await uow.commit()
+                return client
+            except ConflictError:
+                pass  # a concurrent approval named it first: use that name
+        async with self._uow(read_only=True) as uow:
+            raced = await uow.candypanel.client_of_account(account.id)
+        if raced is None:
+            raise ConflictError(f"Client with the name {name!r} already exists.", code="CLIENT_NAME_TAKEN")
+        return raced
 
 
 # ------------------------------------------------------------------------------------------ API tokens

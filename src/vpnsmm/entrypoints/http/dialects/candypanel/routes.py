@@ -130,8 +130,13 @@ async def _admin(request: Request[Any, Any, Any], authenticate: Authenticate, to
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("Invalid authentication credentials", code="INVALID_TOKEN")
-        principal = (await authenticate.access_token(token) if token.count(".") == 2
-                     else await tokens.authenticate(token))
+        if token.count(".") == 2:  # a login token (JWT); an API token may look like one too
+            try:
+                principal = await authenticate.access_token(token)
+            except AuthenticationError:
+                principal = await tokens.authenticate(token)
+        else:
+            principal = await tokens.authenticate(token)
     elif request.headers.get("x-api-key"):
         principal = await authenticate.api_key(request.headers["x-api-key"])
     else:
