@@ -379,6 +379,8 @@ class InMemoryUnitOfWorkFactory:
 
 
 if TYPE_CHECKING:  # mypy proves the in-memory unit of work satisfies the port (drift fails the type check)
+    from vpnsmm.application.ports.candypanel import CandyPanelUnitOfWorkFactory
     from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 
     _conforms: UnitOfWorkFactory = InMemoryUnitOfWorkFactory()
+    _conforms_candypanel: CandyPanelUnitOfWorkFactory = InMemoryUnitOfWorkFactory()
