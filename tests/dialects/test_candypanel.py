@@ -100,6 +100,10 @@ async def _manage(http: httpx.AsyncClient, auth: dict[str, str], resource: str, 
                                                               "data": data or {}})
 
 
+async def _bot(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    return await http.post(f"/bot_api/{path}", json=body)
+
+
 # ------------------------------------------------------------------------------------------ install / login
 async def test_install_works_exactly_once_and_login_issues_a_bearer_token(http: httpx.AsyncClient) -> None:
     assert (await http.get("/check")).json() == {"installed": False}
@@ -252,6 +256,14 @@ async def test_settings_api_tokens_and_sync(http: httpx.AsyncClient) -> None:
                                                                 "traffic": "1000"}))["client_config"]
     assert "DNS = 1.1.1.1, 9.9.9.9" in config
 
+    # the bot admin is the telegram_bot_admin_id setting once set (VPNSMM_TELEGRAM_ADMIN_ID until then)
+    _ok(await _manage(http, auth, "setting", "update", {"key": "telegram_bot_admin_id", "value": "555000111"}))
+    assert _ok(await _bot(http, "admin/check_admin", {"telegram_id": 555000111}))["is_admin"] is True
+    assert _ok(await _bot(http, "admin/check_admin", {"telegram_id": ADMIN_TG}))["is_admin"] is False
+    _err(await _manage(http, auth, "setting", "update", {"key": "telegram_bot_admin_id", "value": "@boss"}), 400)
+    _ok(await _manage(http, auth, "setting", "update", {"key": "telegram_bot_admin_id", "value": ADMIN_TG}))
+    assert _ok(await _bot(http, "admin/check_admin", {"telegram_id": str(ADMIN_TG)}))["is_admin"] is True
+
     token = "a_long_random_string_for_api_access"
     _ok(await _manage(http, auth, "api_token", "create_or_update", {"name": "my_app_token", "token": token}),
         "API token 'my_app_token' added/updated successfully.")
@@ -267,10 +279,6 @@ async def test_settings_api_tokens_and_sync(http: httpx.AsyncClient) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the bot
-async def _bot(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
-    return await http.post(f"/bot_api/{path}", json=body)
-
-
 @needs_wg
 async def test_card_to_card_purchase_approved_once_creates_one_wireguard_client(http: httpx.AsyncClient) -> None:
     auth = await _token(http)
@@ -279,6 +287,10 @@ async def test_card_to_card_purchase_approved_once_creates_one_wireguard_client(
     assert _ok(await _bot(http, "user/register", {"telegram_id": USER_TG}))["registered"] is True
     _err(await _bot(http, "user/register", {"telegram_id": "abc"}), 400, "telegram_id")
     _err(await _bot(http, "user/register", {}), 400, "telegram_id")
+    _err(await _bot(http, "user/register", {"telegram_id": 2**70}), 400, "telegram_id")
+    _err(await _bot(http, "user/register", {"telegram_id": True}), 400, "telegram_id")
+    _err(await http.post("/bot_api/user/register", content=b"[1, 2]",
+                         headers={"content-type": "application/json"}), 400, "object")
     _err(await _bot(http, "user/get_license", {"telegram_id": 555}), 404, "not registered")
     _err(await _bot(http, "user/get_license", {"telegram_id": USER_TG}), 404, "license")
 
@@ -290,6 +302,11 @@ async def test_card_to_card_purchase_approved_once_creates_one_wireguard_client(
                                                       "quantity": 1}), 400, "purchase_type")
     _err(await _bot(http, "user/buy_traffic_request", {"telegram_id": USER_TG, "purchase_type": "gb",
                                                       "quantity": -3}), 400, "quantity")
+    _err(await _bot(http, "user/buy_traffic_request", {"telegram_id": USER_TG, "purchase_type": "gb",
+                                                      "quantity": 10**20}), 400, "quantity")
+    _err(await _bot(http, "user/buy_traffic_request", {"telegram_id": USER_TG, "purchase_type": "gb", "quantity": 1,
+                                                      "order_id": "bad id with spaces", "card_number_sent": "x"}),
+         400, "order_id")
     order = {"telegram_id": USER_TG, "purchase_type": "gb", "quantity": 10, "order_id": "ORDER123",
              "card_number_sent": "User confirmed payment"}
     submitted = _ok(await _bot(http, "user/buy_traffic_request", order),
