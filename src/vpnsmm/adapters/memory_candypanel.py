@@ -75,6 +75,11 @@ class InMemoryCandyPanelRepository:
     async def orders(self) -> Sequence[CardOrder]:
         return sorted(self._t("orders").values(), key=lambda o: (o.requested_at, o.order_id), reverse=True)
 
+    async def attach_payment(self, order_id: str, invoice_id: int, payment_id: int) -> None:
+        order = self._t("orders").get(order_id)
+        if order is not None:
+            self._t("orders")[order_id] = attrs.evolve(order, invoice_id=invoice_id, payment_id=payment_id)
+
     async def set_admin_note(self, order_id: str, note: str | None) -> None:
         order = self._t("orders").get(order_id)
         if order is not None:

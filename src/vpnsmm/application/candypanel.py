@@ -73,6 +73,9 @@ DEFAULT_PRICES = {"1GB": 4000, "1Month": 75000}
 #: A traffic purchase (``gb``) made before the user has a client is valid this long; a ``month`` is 30 days.
 GB_PURCHASE_DAYS = 365
 MONTH_DAYS = 30
+#: A claimed order id whose payment is still missing after this long was left by a crash: the next submission
+#: completes it (before that, a concurrent submission is told the order is in progress).
+CLAIM_RESUME_AFTER = timedelta(seconds=60)
 #: Settings /api/manage may change (the document's list, plus the bot's on/off switch).
 WRITABLE_SETTINGS = ("server_ip", "dns", "mtu", "reset_time", "auto_backup", "telegram_bot_admin_id",
                      "telegram_bot_token", "admin_card_number", "prices", "telegram_bot_status")
@@ -901,19 +904,52 @@ class CandyPanelBot:
         if not isinstance(card_number_sent, str) or not card_number_sent.strip() or len(card_number_sent) > 255:
             raise ValidationError("card_number_sent must be 1-255 characters", field="card_number_sent")
         oid, sent = order_id.strip(), card_number_sent.strip()
+        user_id = bot_user.user.id
+
+        def same(found: CardOrder) -> CardOrder:
+            if (found.user_id, found.purchase_type, found.quantity) != (user_id, purchase_type, count):
+                raise ConflictError("this order_id is already used", code="ORDER_ID_TAKEN")
+            return found
+
+        # Claim the order id first (its primary key decides between concurrent submissions), then make the
+        # invoice and card payment; a retry after a crash in between resumes the claimed order.
         async with self._uow(read_only=True) as uow:
             existing = await uow.candypanel.order(oid)
-        if existing is not None:
-            if (existing.user_id, existing.purchase_type, existing.quantity) != (bot_user.user.id, purchase_type,
-                                                                                  count):
-                raise ConflictError("this order_id is already used", code="ORDER_ID_TAKEN")
-            return Quote(prices=prices, admin_card_number=quote.admin_card_number,
-                         admin_telegram_id=quote.admin_telegram_id, amount=existing.amount, order=existing)
-        user_id = bot_user.user.id
-        price = Money(amount, CURRENCY)
+        claimed: CardOrder | None = None
+        if existing is None:
+            claimed = CardOrder(order_id=oid, user_id=user_id, telegram_id=telegram_id, invoice_id=None,
+                                payment_id=None, purchase_type=purchase_type, quantity=count, amount=amount,
+                                card_number_sent=sent, requested_at=self._clock.now())
+            try:
+                async with self._uow() as uow:
+                    await uow.candypanel.add_order(claimed)
+                    await uow.commit()
+                existing = claimed
+            except ConflictError:
+                async with self._uow(read_only=True) as uow:
+                    raced = await uow.candypanel.order(oid)
+                if raced is None:
+                    raise
+                if same(raced).payment_id is None:
+                    raise ConflictError(f"order {oid} is being submitted; retry shortly",
+                                        code="ORDER_IN_PROGRESS") from None
+                existing = raced
+        order = same(existing)
+        if order.payment_id is None:
+            if order is not claimed and self._clock.now() - order.requested_at < CLAIM_RESUME_AFTER:
+                # another request is making this order's payment right now
+                raise ConflictError(f"order {oid} is being submitted; retry shortly", code="ORDER_IN_PROGRESS")
+            order = await self._submit_order(order, bot_user, settings)
+        return Quote(prices=prices, admin_card_number=quote.admin_card_number,
+                     admin_telegram_id=quote.admin_telegram_id, amount=order.amount, order=order)
+
+    async def _submit_order(self, order: CardOrder, bot_user: BotUser, settings: Mapping[str, str]) -> CardOrder:
+        """The claimed order's invoice, card payment and transfer claim; each step idempotent, so it resumes."""
+        user_id, oid, count = order.user_id, order.order_id, order.quantity
+        price = Money(order.amount, CURRENCY)
         client = bot_user.client
         if client is None:
-            gb = purchase_type == "gb"
+            gb = order.purchase_type == "gb"
             new = NewInvoice(user_id=user_id, purpose=InvoicePurpose.VPN_PURCHASE, amount=price,
                              description=f"CandyPanel {count} {'GB' if gb else 'month(s)'} (order {oid})",
                              item={"plan_id": int(settings["plan_id"]), "server_group": GROUP, "location": None,
@@ -921,25 +957,27 @@ class CandyPanelBot:
                                    "traffic_bytes": count * GIB if gb else None, "candypanel_order": oid},
                              idempotency_key=f"candypanel:{oid}")
         else:
-            kind = AddOnKind.TRAFFIC if purchase_type == "gb" else AddOnKind.DAYS
+            kind = AddOnKind.TRAFFIC if order.purchase_type == "gb" else AddOnKind.DAYS
             new = NewInvoice(user_id=user_id, purpose=InvoicePurpose.VPN_ADDON, amount=price,
-                             description=f"CandyPanel add-on {count} {purchase_type} (order {oid})",
+                             description=f"CandyPanel add-on {count} {order.purchase_type} (order {oid})",
                              item={"account_id": client.account.id, "kind": kind.value, "quantity": count,
                                    "traffic_bytes": count * GIB if kind is AddOnKind.TRAFFIC else 0,
                                    "days": count * MONTH_DAYS if kind is AddOnKind.DAYS else 0,
                                    "candypanel_order": oid},
                              idempotency_key=f"candypanel:{oid}")
         invoice = await self._create(new)
-        instructions = await self._pay(user_id, invoice.id, Gateway.CARD)
-        payment = await self._submit(user_id, instructions.payment.id, _card_claim(oid, sent))
-        order = CardOrder(order_id=oid, user_id=user_id, telegram_id=telegram_id, invoice_id=invoice.id,
-                          payment_id=payment.id, purchase_type=purchase_type, quantity=count, amount=amount,
-                          card_number_sent=sent, requested_at=self._clock.now())
+        async with self._uow(read_only=True) as uow:
+            started = [p for p in await uow.payments.for_invoice(invoice.id)
+                       if p.gateway is Gateway.CARD and p.status in (PaymentStatus.PENDING, PaymentStatus.SUBMITTED)]
+        payment_id = started[0].id if started else (await self._pay(user_id, invoice.id, Gateway.CARD)).payment.id
+        payment = await self._submit(user_id, payment_id, _card_claim(oid, order.card_number_sent))
         async with self._uow() as uow:
-            await uow.candypanel.add_order(order)
+            await uow.candypanel.attach_payment(oid, invoice.id, payment.id)
             await uow.commit()
-        return Quote(prices=prices, admin_card_number=quote.admin_card_number,
-                     admin_telegram_id=quote.admin_telegram_id, amount=amount, order=order)
+        return CardOrder(order_id=oid, user_id=user_id, telegram_id=order.telegram_id, invoice_id=invoice.id,
+                         payment_id=payment.id, purchase_type=order.purchase_type, quantity=count,
+                         amount=order.amount, card_number_sent=order.card_number_sent,
+                         requested_at=order.requested_at)
 
     async def orders(self, status: str | None = None) -> list[OrderView]:
         if status not in (None, "all", "pending", "approved", "rejected"):
@@ -947,28 +985,31 @@ class CandyPanelBot:
         views: list[OrderView] = []
         async with self._uow(read_only=True) as uow:
             for order in await uow.candypanel.orders():
-                payment = await uow.payments.get(order.payment_id)
+                payment = await uow.payments.get(order.payment_id) if order.payment_id is not None else None
                 if payment is not None:
                     views.append(OrderView(order, payment))
         return [v for v in views if status in (None, "all") or v.status == status]
 
-    async def _order(self, order_id: object) -> CardOrder:
+    async def _order(self, order_id: object) -> tuple[CardOrder, int, int]:
+        """The submitted order with its payment and invoice ids."""
         if not isinstance(order_id, str) or not order_id.strip():
             raise ValidationError("order_id is required", field="order_id")
         async with self._uow(read_only=True) as uow:
             order = await uow.candypanel.order(order_id.strip())
         if order is None:
             raise NotFoundError(f"Transaction {order_id.strip()} not found.", code="TRANSACTION_NOT_FOUND")
-        return order
+        if order.payment_id is None or order.invoice_id is None:
+            raise ConflictError(f"Transaction {order.order_id} is still being submitted.", code="ORDER_IN_PROGRESS")
+        return order, order.payment_id, order.invoice_id
 
     async def approve(self, admin_telegram_id: int, order_id: object, note: str = "") -> Approval:
         """Approve the order's card payment (credits once), deliver it (creates the WireGuard client on the first
         purchase, extends it afterwards) and name the client. Repeating it returns the same client and credits
         nothing; after a rejection it raises InvalidTransitionError."""
         actor = await self.require_admin(admin_telegram_id)
-        order = await self._order(order_id)
-        await self._review(actor, order.payment_id, approve=True, text=note)
-        invoice = await self._fulfil(order.invoice_id)  # idempotent; retries a delivery that failed transiently
+        order, payment_id, invoice_id = await self._order(order_id)
+        await self._review(actor, payment_id, approve=True, text=note)
+        invoice = await self._fulfil(invoice_id)  # idempotent; retries a delivery that failed transiently
         if invoice.status is not InvoiceStatus.FULFILLED:
             raise UpstreamRejectedError(
                 f"Transaction {order.order_id} was approved but the client could not be created"
@@ -992,8 +1033,8 @@ class CandyPanelBot:
         """Reject the order's card payment: final, nothing is credited. Repeating it is a no-op; after an
         approval it raises InvalidTransitionError."""
         actor = await self.require_admin(admin_telegram_id)
-        order = await self._order(order_id)
-        await self._review(actor, order.payment_id, approve=False, text=note or "Rejected by the admin")
+        order, payment_id, _ = await self._order(order_id)
+        await self._review(actor, payment_id, approve=False, text=note or "Rejected by the admin")
         if note:
             async with self._uow() as uow:
                 stored = await uow.candypanel.order(order.order_id)

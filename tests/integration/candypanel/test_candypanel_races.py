@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 from tests.support.databases import truncate_all
 from vpnsmm.application.candypanel import InstallCommand
-from vpnsmm.application.ports.persistence import UserFilter
+from vpnsmm.application.ports.candypanel import CardOrder
+from vpnsmm.application.ports.persistence import PaymentFilter, UserFilter
 from vpnsmm.config import load_settings
 from vpnsmm.container import Container, opened
 from vpnsmm.domain.errors import ConflictError
@@ -70,3 +72,33 @@ async def test_concurrent_approvals_credit_once_and_create_one_client(container:
     assert sorted(e.code for e in history) == ["invoice_charge", "payment"]
     with pytest.raises(Exception, match="already approved"):
         await bot.reject(ADMIN_TG, "RACE-1", "too late")
+
+
+async def test_concurrent_submissions_of_one_order_make_one_payment_and_a_claim_resumes(
+        container: Container) -> None:
+    await container.candypanel_setup().install(_install("boss"))
+    bot = container.candypanel_bot()
+    user, _ = await bot.register(888)
+    results = await asyncio.gather(*(bot.quote(888, "month", 2, order_id="SAME", card_number_sent="sent")
+                                     for _ in range(4)), return_exceptions=True)
+    done = [r for r in results if not isinstance(r, BaseException)]
+    assert done and all(r.order is not None and r.order.payment_id == done[0].order.payment_id for r in done
+                        if r.order is not None)
+    assert all(isinstance(r, ConflictError) and r.code == "ORDER_IN_PROGRESS" for r in results
+               if isinstance(r, BaseException))
+    payments = await container.list_payments()(PaymentFilter(user_id=user.id))
+    assert len(payments) == 1 and payments[0].amount.amount == 2 * 75000
+    # a claim left behind by a crash before its payment existed is completed by the next submission
+    async with container.uow()() as uow:
+        await uow.candypanel.add_order(CardOrder(
+            order_id="CRASHED", user_id=user.id, telegram_id=888, invoice_id=None, payment_id=None,
+            purchase_type="gb", quantity=1, amount=75000, card_number_sent="sent",
+            requested_at=datetime.now(UTC) - timedelta(minutes=5)))
+        await uow.commit()
+    with pytest.raises(ConflictError, match="still being submitted"):
+        await bot.approve(ADMIN_TG, "CRASHED")
+    resumed = await bot.quote(888, "gb", 1, order_id="CRASHED", card_number_sent="sent")
+    assert resumed.order is not None and resumed.order.payment_id is not None
+    assert {o.order.order_id for o in await bot.orders("pending")} == {"CRASHED", "SAME"}
+    approved = await bot.approve(ADMIN_TG, "SAME")
+    assert approved.client.account.expires_at is not None

@@ -425,8 +425,9 @@ candypanel_orders = sa.Table(
     sa.Column("order_id", sa.String(64), primary_key=True),
     sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("telegram_id", sa.BigInteger, nullable=False),
-    sa.Column("invoice_id", BigId, sa.ForeignKey("invoices.id"), nullable=False),
-    sa.Column("payment_id", BigId, sa.ForeignKey("payments.id"), nullable=False, unique=True),
+    # null while the order id is claimed but its invoice and card payment are not made yet
+    sa.Column("invoice_id", BigId, sa.ForeignKey("invoices.id"), nullable=True),
+    sa.Column("payment_id", BigId, sa.ForeignKey("payments.id"), nullable=True, unique=True),
     sa.Column("purchase_type", sa.String(8), nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),  # toman (IRT minor units)

@@ -26,13 +26,14 @@ class ClientName:
 
 @frozen
 class CardOrder:
-    """A bot user's card-to-card purchase: the order id they chose, and the invoice and card payment behind it."""
+    """A bot user's card-to-card purchase: the order id they chose, and the invoice and card payment behind it
+    (None while the order id is claimed but the payment is not made yet)."""
 
     order_id: str
     user_id: int
     telegram_id: int
-    invoice_id: int
-    payment_id: int
+    invoice_id: int | None
+    payment_id: int | None
     purchase_type: str  # "gb" | "month"
     quantity: int
     amount: int  # toman
@@ -96,6 +97,8 @@ class CandyPanelRepository(Protocol):
     async def orders(self) -> Sequence[CardOrder]:
         """Newest first."""
         ...
+
+    async def attach_payment(self, order_id: str, invoice_id: int, payment_id: int) -> None: ...
 
     async def set_admin_note(self, order_id: str, note: str | None) -> None: ...
 

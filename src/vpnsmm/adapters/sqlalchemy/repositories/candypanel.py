@@ -113,6 +113,10 @@ class SqlCandyPanelRepository:
             candypanel_orders.c.requested_at.desc(), candypanel_orders.c.order_id))
         return [_order(r) for r in rows]
 
+    async def attach_payment(self, order_id: str, invoice_id: int, payment_id: int) -> None:
+        await self._c.execute(sa.update(candypanel_orders).where(candypanel_orders.c.order_id == order_id)
+                              .values(invoice_id=invoice_id, payment_id=payment_id))
+
     async def set_admin_note(self, order_id: str, note: str | None) -> None:
         await self._c.execute(sa.update(candypanel_orders).where(candypanel_orders.c.order_id == order_id)
                               .values(admin_note=note))
