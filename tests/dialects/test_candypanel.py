@@ -456,5 +456,7 @@ async def test_every_documented_endpoint_answers(http: httpx.AsyncClient) -> Non
 async def test_native_api_keeps_working(http: httpx.AsyncClient) -> None:
     assert (await http.get("/health")).status_code == 200
     assert (await http.get("/v1/plans")).status_code == 200
+    schema = await http.get("/schema/openapi.json")
+    assert schema.status_code == 200 and "/bot_api/admin/approve_transaction" in schema.json()["paths"]
     problem = await http.get("/v1/me")
     assert problem.status_code == 401 and problem.headers["content-type"].startswith("application/problem+json")
