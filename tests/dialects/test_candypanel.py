@@ -164,8 +164,12 @@ async def test_client_lifecycle_and_the_config_keys_pass_wg_pubkey(http: httpx.A
     _err(await _manage(http, auth, "client", "create", new), 400, "already exists")
     _err(await _manage(http, auth, "client", "create", {**new, "name": "bob", "expires": "yesterday"}), 400,
          "expires")
-    _err(await _manage(http, auth, "client", "create", {**new, "name": "bob", "expires": "2001-01-01T00:00:00"}),
-         400, "future")
+    _err(await _manage(http, auth, "client", "create", {**new, "name": "bob", "expires": "1999-01-01T00:00:00"}),
+         400, "expires")
+    # a date that has passed (the document's own example) makes a client that is expired from the start
+    expired = _ok(await _manage(http, auth, "client", "create", {**new, "name": "old-timer",
+                                                                 "expires": "2025-12-31T23:59:59"}))
+    assert expired["client_config"].startswith("[Interface]")
     _err(await _manage(http, auth, "client", "create", {**new, "name": "bob", "traffic": "lots"}), 400, "traffic")
     _err(await _manage(http, auth, "client", "create", {**new, "name": "bob", "wg_id": 7}), 404, "wg7")
     _err(await _manage(http, auth, "client", "create", {**new, "name": "b" * 200}), 400, "name")
@@ -190,6 +194,8 @@ async def test_client_lifecycle_and_the_config_keys_pass_wg_pubkey(http: httpx.A
     assert alice["status"] is False and alice["note"] == "paused" and alice["traffic"] == str(20 * GIB)
     assert alice["expires"] == "2098-01-01T00:00:00" and alice["wg"] == 0
     assert alice["public_key"] == public and alice["private_key"] == private and alice["address"].startswith("10.0.0.")
+    old_timer = next(c for c in everything["clients"] if c["name"] == "old-timer")
+    assert old_timer["status"] is False and old_timer["expires"] == "2025-12-31T23:59:59"
     assert set(alice["used_trafic"]) == {"download", "upload"} and alice["connected_now"] is False
     (wg0,) = [i for i in everything["interfaces"] if i["wg"] == 0]
     assert wg0["port"] == 51820 and wg0["address_range"] == "10.0.0.0/24" and wg0["status"] is True

@@ -478,7 +478,8 @@ def parse_traffic(raw: object) -> int | None:
 
 
 def parse_expiry(raw: object, now: datetime) -> datetime:
-    """An ISO datetime (naive = UTC) in the future."""
+    """An ISO datetime (naive = UTC). A past one is accepted, as CandyPanel does: the client is expired at once
+    (the document's own examples use dates that have passed)."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationError("expires must be an ISO datetime such as 2025-12-31T23:59:59", field="expires")
     try:
@@ -487,8 +488,8 @@ def parse_expiry(raw: object, now: datetime) -> datetime:
         raise ValidationError("expires must be an ISO datetime such as 2025-12-31T23:59:59", field="expires") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=now.tzinfo)
-    if value <= now:
-        raise ValidationError("expires must be in the future", field="expires")
+    if value.year < 2000:
+        raise ValidationError("expires must be a date after the year 2000", field="expires")
     if value > now + timedelta(days=36525):
         raise ValidationError("expires must be within a hundred years", field="expires")
     return value
