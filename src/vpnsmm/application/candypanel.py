@@ -84,10 +84,6 @@ _ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOKEN = re.compile(r"^\S{8,200}$")
 
 
-def _now_iso(value: datetime | None) -> str | None:
-    return value.replace(tzinfo=None).isoformat(timespec="seconds") if value is not None else None
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
