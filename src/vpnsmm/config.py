@@ -67,6 +67,7 @@ class Settings:
     card_number: str = ""  # card-to-card: the card customers transfer to
     card_holder: str = ""
     card_bank: str = ""
+    telegram_admin_id: int | None = None  # the CandyPanel bot admin until its telegram_bot_admin_id setting is set
     # compatibility dialects: name -> URL prefix, or "off" (entrypoints/http/dialects); unnamed ones use their default
     dialects: Mapping[str, str] = field(factory=dict)
     # outgoing webhooks (docs/webhooks.md)
@@ -283,6 +284,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "CARD_NUMBER": ("card_number", lambda raw: _card(raw)),
     "CARD_HOLDER": ("card_holder", _str),
     "CARD_BANK": ("card_bank", _str),
+    "TELEGRAM_ADMIN_ID": ("telegram_admin_id", lambda raw: _int_in(1, 2**63 - 1)(raw) if str(raw).strip() else None),
     "DIALECTS": ("dialects", lambda raw: _dialects(raw)),
     "WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", lambda raw: _bool(raw)),
     "WEBHOOKS_MAX_ATTEMPTS": ("webhooks_max_attempts", _int_in(1, 50)),

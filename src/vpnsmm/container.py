@@ -48,6 +48,14 @@ from vpnsmm.application.billing import (
     Wallets,
     register_billing_tasks,
 )
+from vpnsmm.application.candypanel import (
+    CandyPanelBot,
+    CandyPanelClients,
+    CandyPanelInterfaces,
+    CandyPanelSetup,
+    CandyPanelSync,
+    CandyPanelTokens,
+)
 from vpnsmm.application.demo import LoadDemoData
 from vpnsmm.application.events import DispatchEvent, EventSubscriptions, register_event_tasks
 from vpnsmm.application.identity import (
@@ -135,6 +143,13 @@ def _gateways(settings: Settings, http: httpx.AsyncClient) -> GatewaySet:
         card = CardAccount(holder=settings.card_holder or "vpnsmm", card_number=settings.card_number,
                            bank=settings.card_bank or "bank")
     return GatewaySet(gateways=gateways, card_account=card)
+
+
+def _candypanel_gateways(gateways: GatewaySet) -> GatewaySet:
+    # The CandyPanel bot shows its own admin_card_number setting; card-to-card review works without
+    # VPNSMM_CARD_NUMBER, with a stand-in account that is never shown (docs/dialects/candypanel.md).
+    card = gateways.card_account or CardAccount(holder="CandyPanel admin", card_number="0" * 16, bank="CandyPanel")
+    return GatewaySet(gateways=gateways.gateways, card_account=card)
 
 
 def _rate_limit_store(settings: Settings) -> InMemoryRateLimitStore | RedisRateLimitStore:
@@ -255,6 +270,24 @@ class Container(containers.DeclarativeContainer):
     smm_manage_services = providers.Singleton(ManageServices, uow, clock)
     smm_stats = providers.Singleton(OrderStatistics, uow, clock)
     smm_demo = providers.Singleton(LoadSmmDemo, uow, smm_manage_providers)
+
+    # the CandyPanel dialect (application/candypanel.py); card-to-card works there with its admin_card_number setting
+    candypanel_gateways = providers.Singleton(_candypanel_gateways, gateways)
+    candypanel_setup = providers.Singleton(CandyPanelSetup, uow, clock, password_hasher, panel_registry, vpn_box,
+                                           default_admin_telegram_id=settings.provided.telegram_admin_id)
+    candypanel_clients = providers.Singleton(CandyPanelClients, uow, clock, panel_registry, revoke_account)
+    candypanel_interfaces = providers.Singleton(CandyPanelInterfaces, uow, clock, panel_registry, vpn_box,
+                                                revoke_account)
+    candypanel_tokens = providers.Singleton(CandyPanelTokens, uow, clock)
+    candypanel_sync = providers.Singleton(CandyPanelSync, uow, sync_usage, enforce_limits)
+    candypanel_bot = providers.Singleton(
+        CandyPanelBot, uow, clock, candypanel_setup, candypanel_clients, register_user, set_user_status,
+        create_invoice,
+        providers.Singleton(PayInvoice, uow, clock, candypanel_gateways, fulfil_invoice,
+                            settings.provided.effective_public_url),
+        providers.Singleton(SubmitCardReceipt, uow, clock, candypanel_gateways),
+        providers.Singleton(ReviewCardPayment, uow, clock, candypanel_gateways, fulfil_invoice),
+        fulfil_invoice)
 
     load_demo_data = providers.Singleton(LoadDemoData, uow, register_user, set_password, wallets, vpn_demo,
                                          smm_demo)

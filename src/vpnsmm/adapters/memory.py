@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import attrs
 
 from vpnsmm.adapters.jobs.memory import InMemoryJobOutbox, InMemoryJobStore
+from vpnsmm.adapters.memory_candypanel import InMemoryCandyPanelRepository
 from vpnsmm.adapters.memory_ledger import InMemoryLedger
 from vpnsmm.adapters.memory_smm import InMemorySmmCatalogueRepository, InMemorySmmOrderRepository
 from vpnsmm.adapters.memory_vpn import (
@@ -336,6 +337,7 @@ class InMemoryUnitOfWork:
         self.vpn_servers = InMemoryServerRepository(store)
         self.vpn_accounts = InMemoryVpnAccountRepository(store)
         self.webhooks = InMemoryWebhookRepository(store)
+        self.candypanel = InMemoryCandyPanelRepository(store)
         self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:
@@ -379,6 +381,8 @@ class InMemoryUnitOfWorkFactory:
 
 
 if TYPE_CHECKING:  # mypy proves the in-memory unit of work satisfies the port (drift fails the type check)
+    from vpnsmm.application.ports.candypanel import CandyPanelUnitOfWorkFactory
     from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 
     _conforms: UnitOfWorkFactory = InMemoryUnitOfWorkFactory()
+    _conforms_candypanel: CandyPanelUnitOfWorkFactory = InMemoryUnitOfWorkFactory()

@@ -430,18 +430,26 @@ class VpnFulfiller:
             plan = await _plan(uow, _item_int(invoice, "plan_id"))
         if account is None:
             server = await self._choose_server(invoice, plan)
-            async with self._uow() as uow:
-                account = await uow.vpn_accounts.get_by_invoice(invoice.id)
+            try:
+                async with self._uow() as uow:
+                    account = await uow.vpn_accounts.get_by_invoice(invoice.id)
+                    if account is None:
+                        account = VpnAccount.open(user_id=invoice.user_id, plan=plan, server=server,
+                                                  now=self._clock.now(), token=new_subscription_token(),
+                                                  invoice_id=invoice.id)
+                        traffic = invoice.item.get("traffic_bytes", plan.traffic_bytes)
+                        account.traffic_limit_bytes = traffic if type(traffic) is int else None
+                        days = invoice.item.get("duration_days")
+                        account.duration_days = days if type(days) is int and days > 0 else plan.duration_days
+                        await uow.vpn_accounts.add(account)
+                        await uow.commit()
+            except ConflictError:
+                # A concurrent delivery of the same invoice (the fulfil job, a repeated approval) wrote the
+                # account first: continue with that one instead of failing -- and refunding -- the purchase.
+                async with self._uow(read_only=True) as uow:
+                    account = await uow.vpn_accounts.get_by_invoice(invoice.id)
                 if account is None:
-                    account = VpnAccount.open(user_id=invoice.user_id, plan=plan, server=server,
-                                              now=self._clock.now(), token=new_subscription_token(),
-                                              invoice_id=invoice.id)
-                    traffic = invoice.item.get("traffic_bytes", plan.traffic_bytes)
-                    account.traffic_limit_bytes = traffic if type(traffic) is int else None
-                    days = invoice.item.get("duration_days")
-                    account.duration_days = days if type(days) is int and days > 0 else plan.duration_days
-                    await uow.vpn_accounts.add(account)
-                    await uow.commit()
+                    raise
         if account.status is AccountStatus.REVOKED:
             raise UpstreamRejectedError("provisioning failed for good", code="PROVISIONING_FAILED")
         if account.status is not AccountStatus.PENDING:

@@ -446,3 +446,57 @@ webhook_attempts = sa.Table(
     sa.Column("next_retry_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempts_delivery_attempt"),
 )
+
+# --------------------------------------------------------------------------------------------- candypanel
+# The CandyPanel dialect's own records (application/candypanel.py): its key/value settings, the names its
+# clients go by (each a VPN account), card-to-card orders of its bot (each a card payment), API tokens, and
+# the outbox of messages its Telegram bot delivers (broadcasts, support requests).
+candypanel_settings = sa.Table(
+    "candypanel_settings", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+candypanel_clients = sa.Table(
+    "candypanel_clients", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("account_id", BigId, sa.ForeignKey("vpn_accounts.id"), nullable=False, unique=True),
+    sa.Column("wg", sa.Integer, nullable=False),
+    sa.Column("note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+candypanel_orders = sa.Table(
+    "candypanel_orders", metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("telegram_id", sa.BigInteger, nullable=False),
+    # null while the order id is claimed but its invoice and card payment are not made yet
+    sa.Column("invoice_id", BigId, sa.ForeignKey("invoices.id"), nullable=True),
+    sa.Column("payment_id", BigId, sa.ForeignKey("payments.id"), nullable=True, unique=True),
+    sa.Column("purchase_type", sa.String(8), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # toman (IRT minor units)
+    sa.Column("card_number_sent", sa.String(255), nullable=False),
+    sa.Column("admin_note", sa.String(500), nullable=True),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+)
+
+candypanel_api_tokens = sa.Table(
+    "candypanel_api_tokens", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex; the token is never stored
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+candypanel_outbox = sa.Table(
+    "candypanel_outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # broadcast | support
+    sa.Column("sender_telegram_id", sa.BigInteger, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),  # telegram ids
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -14,6 +14,7 @@ from vpnsmm.adapters.jobs.sql import SqlJobOutbox
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import translated
 from vpnsmm.adapters.sqlalchemy.repositories.billing import SqlAuditLog, SqlInvoiceRepository, SqlPaymentRepository
+from vpnsmm.adapters.sqlalchemy.repositories.candypanel import SqlCandyPanelRepository
 from vpnsmm.adapters.sqlalchemy.repositories.identity import (
     SqlApiKeyRepository,
     SqlSessionRepository,
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
     vpn_servers: SqlServerRepository
     vpn_accounts: SqlVpnAccountRepository
     webhooks: SqlWebhookRepository
+    candypanel: SqlCandyPanelRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
                  now: Callable[[], datetime] | None = None) -> None:
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.vpn_servers = SqlServerRepository(conn)
         self.vpn_accounts = SqlVpnAccountRepository(conn)
         self.webhooks = SqlWebhookRepository(conn)
+        self.candypanel = SqlCandyPanelRepository(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -116,7 +119,11 @@ class SqlUnitOfWorkFactory:
 
 
 if TYPE_CHECKING:  # mypy proves the SQL unit of work satisfies the port (drift fails the type check)
+    from vpnsmm.application.ports.candypanel import CandyPanelUnitOfWorkFactory
     from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 
     def _conforms(engine: AsyncEngine) -> UnitOfWorkFactory:
+        return SqlUnitOfWorkFactory(engine)
+
+    def _conforms_candypanel(engine: AsyncEngine) -> CandyPanelUnitOfWorkFactory:
         return SqlUnitOfWorkFactory(engine)

@@ -30,6 +30,9 @@ USE_CASES = (
     "manage_webhooks", "event_subscriptions",
     # vpn dialects (v2ray, ru-vpn)
     "login_by_identifier", "payment_methods", "verify_card_payment", "vpn_billing_views",
+    # the candypanel dialect
+    "candypanel_setup", "candypanel_clients", "candypanel_interfaces", "candypanel_tokens", "candypanel_sync",
+    "candypanel_bot",
 )
 
 

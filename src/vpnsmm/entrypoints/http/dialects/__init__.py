@@ -28,6 +28,7 @@ from vpnsmm.config import ConfigError
 DIALECT_MODULES: tuple[str, ...] = (
     "vpnsmm.entrypoints.http.dialects.v2ray",
     "vpnsmm.entrypoints.http.dialects.ru_vpn",
+    "vpnsmm.entrypoints.http.dialects.candypanel",
 )
 
 _SETTING = "VPNSMM_DIALECTS"
