@@ -62,7 +62,7 @@ from vpnsmm.domain.errors import (
     ValidationError,
     VpnsmmError,
 )
-from vpnsmm.domain.identity import Role, User, UserStatus, check_password_policy, normalise_username
+from vpnsmm.domain.identity import Role, User, UserStatus, normalise_username
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.payments import CardTransferClaim
 from vpnsmm.domain.vpn_sales import GIB, AccountStatus, AddOnKind, Plan, Server, ServerKind, VpnAccount
@@ -218,10 +218,10 @@ class CandyPanelSetup:
         network = _parse_network(cmd.wg_address_range, "wg_address_range")
         dns = _parse_dns(cmd.wg_dns)
         username = normalise_username(cmd.admin_user)
-        try:
-            check_password_policy(cmd.admin_password)
-        except ValidationError as exc:
-            raise ValidationError(f"admin_password: {exc.message}", field="admin_password") from None
+        # CandyPanel's own contract: any non-empty password, default "admin" (the operator's one-time choice;
+        # docs/dialects/candypanel.md tells them to pick a strong one). Every other way in keeps the policy.
+        if not cmd.admin_password or len(cmd.admin_password) > 1024:
+            raise ValidationError("admin_password: must be 1 to 1024 characters", field="admin_password")
         if await self.installed():
             raise ConflictError("CandyPanel is already installed.", code="ALREADY_INSTALLED")
         password_hash = await self._hasher.hash(cmd.admin_password)

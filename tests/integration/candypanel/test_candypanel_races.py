@@ -53,6 +53,14 @@ async def test_concurrent_installs_exactly_one_wins_and_nothing_of_the_losers_re
     assert len(await container.candypanel_interfaces().list()) == 1
 
 
+async def test_install_with_the_documented_defaults_logs_in_as_admin_admin(container: Container) -> None:
+    """CandyPanel's document: admin_user and admin_password default to ``admin``; its clients rely on that."""
+    admin = await container.candypanel_setup().install(InstallCommand(server_ip="198.51.100.1", wg_port="51820"))
+    assert admin.username == "admin"
+    tokens = await container.login()("admin", "admin")
+    assert tokens.user.id == admin.id and tokens.access.token
+
+
 async def test_concurrent_approvals_credit_once_and_create_one_client(container: Container) -> None:
     await container.candypanel_setup().install(_install("boss"))
     bot = container.candypanel_bot()
