@@ -81,6 +81,7 @@ from vpnsmm.application.smm import (
     SyncOrders,
     register_smm_tasks,
 )
+from vpnsmm.application.smm_subscriptions import RunSubscriptions, SmmSubscriptions, register_subscription_tasks
 from vpnsmm.application.vpn import (
     AdminAccounts,
     BuyAddOn,
@@ -241,6 +242,8 @@ class Container(containers.DeclarativeContainer):
     smm_manage_services = providers.Singleton(ManageServices, uow, clock)
     smm_stats = providers.Singleton(OrderStatistics, uow, clock)
     smm_demo = providers.Singleton(LoadSmmDemo, uow, smm_manage_providers)
+    smm_subscriptions = providers.Singleton(SmmSubscriptions, uow, clock, place_smm_order)  # recurring orders
+    run_smm_subscriptions = providers.Singleton(RunSubscriptions, uow, clock, place_smm_order)
 
     load_demo_data = providers.Singleton(LoadDemoData, uow, register_user, set_password, wallets, vpn_demo,
                                          smm_demo)
@@ -264,6 +267,7 @@ def build_job_runner(container: Container, *, concurrency: int | None = None,
     register_billing_tasks(registry, fulfil=container.fulfil_invoice(), expire=container.expire_invoices(),
                            reconcile=container.reconcile_payments())
     register_smm_tasks(registry, submit=container.smm_submit(), sync=container.sync_smm_orders())
+    register_subscription_tasks(registry, run=container.run_smm_subscriptions())
     register_vpn_tasks(registry, fan_out=ScheduleUsageSync(container.uow()),
                        sync=container.sync_usage(), enforce=container.enforce_limits())
     for name in settings.job_modules:
