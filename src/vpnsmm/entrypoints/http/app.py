@@ -32,6 +32,7 @@ from vpnsmm.entrypoints.http.routes.me import MeController
 from vpnsmm.entrypoints.http.routes.money import InvoiceController, PaymentController, WalletController
 from vpnsmm.entrypoints.http.routes.perfect_panel import perfect_panel_v2
 from vpnsmm.entrypoints.http.routes.smm import AdminSmmController, SmmController
+from vpnsmm.entrypoints.http.routes.smm_subscriptions import SmmSubscriptionController
 from vpnsmm.entrypoints.http.routes.subscription import SubscriptionController
 from vpnsmm.entrypoints.http.routes.vpn import AdminVpnController, CatalogueController, VpnController
 
@@ -53,7 +54,7 @@ def native_route_handlers() -> list[Any]:
     """The native API's handlers (``/v1``, ``/api/v2``, ``/sub``, health, metrics), before any dialect."""
     return [AuthController, MeController, ApiKeysController, AdminUsersController,
             WalletController, InvoiceController, PaymentController, AdminPaymentsController,
-            SmmController, AdminSmmController, perfect_panel_v2,
+            SmmController, AdminSmmController, perfect_panel_v2, SmmSubscriptionController,
             CatalogueController, VpnController, AdminVpnController, SubscriptionController,
             health, liveness,
             MetricsController]
