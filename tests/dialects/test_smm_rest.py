@@ -412,3 +412,43 @@ async def test_native_subscription_api(stack: Stack, world: dict[str, Any]) -> N
         assert (await native.get("/v1/smm/subscriptions")).status_code == 401
         gone = await native.delete(f"/v1/smm/subscriptions/{sub['id']}", headers=auth)
         assert gone.status_code == 200 and gone.json()["status"] == "canceled"
+
+
+def test_the_rate_limiter_answers_this_dialects_paths_in_its_format(tmp_path: Path) -> None:
+    env = {"VPNSMM_DEFAULT_CURRENCY": "USD", "VPNSMM_RATE_LIMITS": "anonymous=3/60,read=3/60"}
+    with running_server(tmp_path / "limited", env=env) as url:
+        answers = [httpx.get(f"{url}{BASE}/services", timeout=30) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert answers[0].headers["x-ratelimit-limit"] == "3" and answers[0].headers["x-ratelimit-remaining"] == "2"
+        assert answers[3].json()["success"] is False and answers[3].json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        assert int(answers[3].headers["retry-after"]) >= 1 and answers[3].headers["x-ratelimit-reset"].isdigit()
+        for _ in range(3):
+            native = httpx.get(f"{url}/v1/smm/services", timeout=30)
+        assert native.status_code == 429 and native.json()["code"] == "RATE_LIMITED"  # the native format stays
+
+
+def test_rate_limit_bodies_cover_only_the_dialects_own_paths() -> None:
+    from vpnsmm.entrypoints.http.app import native_route_handlers
+    from vpnsmm.entrypoints.http.dialects import mount_dialects, rate_limit_bodies, registered_dialects
+
+    others_off = {name: "off" for name in registered_dialects() if name != "smm-rest"}
+    default = dict(rate_limit_bodies(mount_dialects(others_off, native=native_route_handlers())))
+    assert list(default) == ["/compat/smm-rest/api/v1"]
+    moved = dict(rate_limit_bodies(mount_dialects({**others_off, "smm-rest": "/"}, native=native_route_handlers())))
+    assert list(moved) == ["/api/v1"]
+    assert rate_limit_bodies(mount_dialects({**others_off, "smm-rest": "off"}, native=native_route_handlers())) == []
+
+
+def test_moved_dialect_paths_are_classed_like_the_documented_ones() -> None:
+    from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
+    from vpnsmm.adapters.ratelimit.stores import InMemoryRateLimitStore
+    from vpnsmm.entrypoints.http.ratelimit import RateLimitMiddleware
+
+    limiter = RateLimitMiddleware(lambda *a: None, policy=parse_rate_limits("default"),
+                                  store=InMemoryRateLimitStore())
+    for prefix in ("", "/compat/smm-rest"):
+        assert limiter.classify("POST", f"{prefix}/api/v1/orders", {}) == "orders"
+        assert limiter.classify("POST", f"{prefix}/api/v1/orders/bulk", {}) == "orders"
+        assert limiter.classify("POST", f"{prefix}/api/v1/subscriptions", {}) == "orders"
+        assert limiter.classify("GET", f"{prefix}/api/v1/services", {}) == "read"
+    assert limiter.classify("POST", "/elsewhere/api/v1/orders", {}) is None

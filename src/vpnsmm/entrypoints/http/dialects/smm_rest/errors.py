@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -97,3 +98,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: handle_http_error,
     Exception: handle_unexpected,
 }
+
+
+def rate_limited_body(retry_after: int, detail: str) -> tuple[str, bytes]:
+    """The rate limiter's 429 on this dialect's paths, in the document's error format."""
+    return "application/json", msgspec.json.encode(error_body("RATE_LIMIT_EXCEEDED", detail))
