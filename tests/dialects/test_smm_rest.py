@@ -240,6 +240,19 @@ async def test_drip_feed_orders_charge_quantity_times_runs(http: httpx.AsyncClie
         400, "VALIDATION_ERROR")
 
 
+async def test_type_specific_fields_ride_along(http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    alice = world["alice"]
+    comments = (await services_by_name(http, alice))["Instagram Custom Comments"]["id"]
+    order = ok(await http.post("/orders", headers=alice, json={
+        "service_id": comments, "link": "https://instagram.com/p/c", "comments": ["nice", "cool \U0001f525"] * 5}),
+        201)
+    assert order["quantity"] == 10 and order["charge"] == pytest.approx(0.08)  # 8 per 1000 x 10 lines
+    failed(await http.post("/orders", headers=alice, json={
+        "service_id": comments, "link": "https://instagram.com/p/c", "comments": [1, 2]}), 400, "VALIDATION_ERROR")
+    failed(await http.post("/orders", headers=alice, json={
+        "service_id": comments, "link": "https://instagram.com/p/c"}), 400, "INVALID_QUANTITY")
+
+
 async def test_bulk_reports_each_line(http: httpx.AsyncClient, world: dict[str, Any]) -> None:
     alice = world["alice"]
     followers = (await services_by_name(http, alice))["Instagram Followers"]["id"]
@@ -478,3 +491,26 @@ def test_moved_dialect_paths_are_classed_like_the_documented_ones() -> None:
         assert limiter.classify("POST", f"{prefix}/api/v1/subscriptions", {}) == "orders"
         assert limiter.classify("GET", f"{prefix}/api/v1/services", {}) == "read"
     assert limiter.classify("POST", "/elsewhere/api/v1/orders", {}) is None
+
+
+def test_unexpected_errors_are_server_error_in_the_envelope() -> None:
+    from litestar import Litestar, Router, get
+    from litestar.testing import TestClient
+
+    from vpnsmm.entrypoints.http.dialects.smm_rest import DIALECT
+
+    @get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret detail that must not leak")
+
+    @get("/typed/{n:int}")
+    async def typed(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    app = Litestar([Router("/x", route_handlers=[boom, typed], exception_handlers=dict(DIALECT.exception_handlers))])
+    with TestClient(app) as client:
+        response = client.get("/x/boom")
+        assert response.status_code == 500
+        assert response.json() == {"success": False, "error": {"code": "SERVER_ERROR",
+                                                               "message": "Internal server error"}}
+        assert "secret" not in response.text

@@ -58,8 +58,16 @@ def _new_order(user_id: int, item: object) -> NewOrder:
                                  or interval > 10**6):
         raise ValidationError("interval (minutes between drip-feed runs) must be a whole number >= 0",
                               field="interval")
+    extras: dict[str, Any] = {name: wire.lines_of(item.get(name), name) for name in _LIST_FIELDS}
+    extras.update({name: wire.optional_text(item.get(name), name) for name in _TEXT_FIELDS})
+    extras["answer_number"] = wire.quantity_of(item.get("answer_number"), required=False, field="answer_number")
     return NewOrder(user_id=user_id, service_id=service_id, link=link, quantity=quantity, runs=runs,
-                    interval=interval)
+                    interval=interval, **extras)
+
+
+#: Type-specific Perfect Panel fields (Custom Comments, Mentions, Poll ...) accepted as an extension of the document.
+_LIST_FIELDS = ("comments", "usernames", "hashtags", "keywords", "groups")
+_TEXT_FIELDS = ("hashtag", "username", "media")
 
 
 def _int_param(raw: str | None, name: str, default: int, *, low: int, high: int) -> int:
@@ -156,9 +164,9 @@ class SmmRestController(Controller):
     # ---------------------------------------------------------------------------------- balance
     @get("/balance", operation_id="SmmRestBalance")
     async def balance(self, caller: Principal, wallets: Wallets, settings: Settings) -> dict[str, Any]:
-        """The wallet balance in the shop currency (the currency services are priced in)."""
+        """The spendable wallet balance (holds excluded, as ``/api/v2`` ``balance``) in the shop currency."""
         found = await wallets.balance(caller.user_id, Currency.parse(settings.default_currency))
-        return ok({"balance": wire.amount(found.balance), "currency": found.currency.value})
+        return ok({"balance": wire.amount(found.available), "currency": found.currency.value})
 
     # ---------------------------------------------------------------------------------- subscriptions
     @post("/subscriptions", operation_id="SmmRestCreateSubscription", status_code=HTTP_201_CREATED)

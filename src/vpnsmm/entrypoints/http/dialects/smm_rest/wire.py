@@ -117,6 +117,21 @@ def link_of(raw: object) -> str:
     return raw
 
 
+def lines_of(raw: object, field: str) -> list[str] | str | None:
+    """A list of strings or one newline-separated string (Perfect Panel style), or None. ValidationError else."""
+    if raw is None or (isinstance(raw, str) and len(raw) <= 100_000):
+        return raw
+    if isinstance(raw, list) and len(raw) <= 10_000 and all(isinstance(x, str) and len(x) <= 1000 for x in raw):
+        return raw
+    raise ValidationError(f"{field} must be a list of strings or one string with a line per entry", field=field)
+
+
+def optional_text(raw: object, field: str) -> str | None:
+    if raw is None or (isinstance(raw, str) and len(raw) <= 1000):
+        return raw
+    raise ValidationError(f"{field} must be a string", field=field)
+
+
 def text_of(raw: object, field: str) -> str:
     if not isinstance(raw, str):
         raise ValidationError(f"{field} must be a string", field=field)
