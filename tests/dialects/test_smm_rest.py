@@ -5,7 +5,6 @@ codes, prefixed ids, pagination, subscriptions, refills and the rate-limit heade
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -42,28 +41,18 @@ def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     return full
 
 
-class CliStack(Stack):
-    def __init__(self, url: str, data_dir: Path, env: dict[str, str]) -> None:
-        super().__init__(url)
-        self.data_dir, self.env = data_dir, env
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "vpnsmm", *args], text=True, capture_output=True,
-                              env=_env(self.data_dir, self.env), check=False, timeout=60)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir: Path = tmp_path_factory.mktemp("smmrest")
     env = {"VPNSMM_DEFAULT_CURRENCY": "USD", "VPNSMM_RATE_LIMITS": HIGH_LIMITS}
 
-    def run() -> Iterator[CliStack]:
+    def run() -> Iterator[Stack]:
         created = subprocess.run([sys.executable, "-m", "vpnsmm", "users", "create", "boss", "--role", "admin",
                                   "--password-stdin"], input=ADMIN_PASSWORD + "\n", text=True, capture_output=True,
                                  env=_env(data_dir, env), check=False, timeout=60)
         assert created.returncode == 0, created.stderr
         with running_server(data_dir, env=env) as url:
-            yield CliStack(url, data_dir, env)
+            yield Stack(url)
 
     if request.param == "postgres":
         with temporary_postgres_database() as db_url:
@@ -436,21 +425,6 @@ async def test_native_subscription_api(stack: Stack, world: dict[str, Any]) -> N
         assert (await native.get("/v1/smm/subscriptions")).status_code == 401
         gone = await native.delete(f"/v1/smm/subscriptions/{sub['id']}", headers=auth)
         assert gone.status_code == 200 and gone.json()["status"] == "canceled"
-
-
-def test_cli_lists_runs_and_cancels_subscriptions(stack: CliStack, world: dict[str, Any]) -> None:
-    listed = stack.cli("subscriptions", "list", "--user", "alice", "--status", "active", "--json")
-    assert listed.returncode == 0, listed.stderr
-    active = json.loads(listed.stdout)
-    assert active["total"] >= 1 and all(s["status"] == "active" for s in active["items"])
-    ran = stack.cli("subscriptions", "run", "--json")
-    assert ran.returncode == 0 and json.loads(ran.stdout)["placed"] == 0  # nothing is due yet
-    target = active["items"][0]["id"]
-    canceled = stack.cli("subscriptions", "cancel", str(target), "--user", "alice", "--json")
-    assert canceled.returncode == 0 and json.loads(canceled.stdout)["status"] == "canceled"
-    foreign = stack.cli("subscriptions", "cancel", str(target), "--user", "bob")
-    assert foreign.returncode == 2 and "subscription not found" in foreign.stderr
-    assert stack.cli("subscriptions", "list", "--user", "alice", "--status", "lost").returncode == 2
 
 
 def test_the_rate_limiter_answers_this_dialects_paths_in_its_format(tmp_path: Path) -> None:
