@@ -254,3 +254,22 @@ async def test_the_job_is_registered_once_every_minute(world: SubsWorld) -> None
     register_subscription_tasks(registry, run=world.run)
     spec = registry.get(SUBSCRIPTIONS_TASK)
     assert spec.schedule is not None and spec.schedule.every_seconds == 60
+
+
+async def test_due_runs_are_placed_through_the_job_queue_once(world: SubsWorld) -> None:
+    from tests.integration.jobs.test_smm_vpn_tasks import Later, runner
+
+    buyer = await world.user("queue")
+    await world.fund(buyer, "10.00")
+    sub = (await world.subs.create(await new(world, buyer.id, "hourly"))).subscription
+    world.clock.advance(hours=1)
+    registry = TaskRegistry()
+    register_subscription_tasks(registry, run=world.run)
+    later = Later()
+    jobs = runner(world.uow, registry, later)
+    assert await jobs.run_once() == 1  # the periodic smm.subscriptions job for the current slot
+    assert await jobs.run_once() == 0  # the same slot is not enqueued twice
+    later.offset = timedelta(minutes=2)  # the next slot: the job runs again, but run 1 is already placed
+    assert await jobs.run_once() == 1
+    after = await world.subs.get(buyer.id, sub.id)
+    assert after.runs_placed == 2 and await world.balance(buyer) == usd("8.20")
