@@ -239,7 +239,12 @@ async def test_type_specific_fields_ride_along(http: httpx.AsyncClient, world: d
     failed(await http.post("/orders", headers=alice, json={
         "service_id": comments, "link": "https://instagram.com/p/c", "comments": [1, 2]}), 400, "VALIDATION_ERROR")
     failed(await http.post("/orders", headers=alice, json={
-        "service_id": comments, "link": "https://instagram.com/p/c"}), 400, "INVALID_QUANTITY")
+        "service_id": comments, "link": "https://instagram.com/p/c", "quantity": 100}), 400, "INVALID_QUANTITY")
+    package = (await services_by_name(http, alice))["Instagram Likes Package"]
+    assert package["minQuantity"] == 1
+    bought = ok(await http.post("/orders", headers=alice, json={
+        "service_id": package["id"], "link": "https://instagram.com/p/pkg", "quantity": 1}), 201)
+    assert bought["charge"] == pytest.approx(2.50)  # the package price; the document's quantity is ignored
 
 
 async def test_bulk_reports_each_line(http: httpx.AsyncClient, world: dict[str, Any]) -> None:
@@ -355,7 +360,7 @@ async def test_refills(http: httpx.AsyncClient, world: dict[str, Any], stack: St
     not_yet = await http.post("/refills", headers=alice, json={"order_id": order["order_id"]})
     assert not_yet.status_code == 409 and not_yet.json()["success"] is False
     async with httpx.AsyncClient(base_url=stack.url, timeout=60.0) as native:
-        for _ in range(10):  # the simulated provider moves orders one step per poll
+        for _ in range(60):  # the simulated provider moves orders one step per poll (remains shrink by 1/4-1/2)
             await native.post("/v1/admin/smm/orders/sync", headers=world["admin"])
             if ok(await http.get(f"/orders/{order['order_id']}", headers=alice))["status"] in ("completed",
                                                                                                "partial"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from attrs import evolve
 from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -70,6 +71,18 @@ _LIST_FIELDS = ("comments", "usernames", "hashtags", "keywords", "groups")
 _TEXT_FIELDS = ("hashtag", "username", "media")
 
 
+async def _fit(cmd: NewOrder, catalogue: SmmCatalogue) -> NewOrder:
+    """The document sends ``quantity`` for every service; a Package (or a list-counted type) takes none, so
+    drop it there instead of refusing the order. Wire translation only: the use case still checks everything."""
+    if cmd.quantity is None:
+        return cmd
+    try:
+        service = (await catalogue.service(cmd.service_id)).service
+    except NotFoundError:
+        return cmd  # PlaceOrder answers SERVICE_NOT_FOUND
+    return cmd if "quantity" in service.type.allowed_fields else evolve(cmd, quantity=None)
+
+
 def _int_param(raw: str | None, name: str, default: int, *, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
@@ -106,17 +119,17 @@ class SmmRestController(Controller):
 
     # ---------------------------------------------------------------------------------- orders
     @post("/orders", operation_id="SmmRestCreateOrder", status_code=HTTP_201_CREATED)
-    async def create_order(self, request: Request[Any, Any, Any], caller: Principal,
-                           place_smm_order: PlaceOrder) -> dict[str, Any]:
+    async def create_order(self, request: Request[Any, Any, Any], caller: Principal, place_smm_order: PlaceOrder,
+                           smm_catalogue: SmmCatalogue) -> dict[str, Any]:
         """Charge the wallet and place one order. 402 INSUFFICIENT_BALANCE, 404 SERVICE_NOT_FOUND,
         400 INVALID_QUANTITY / INVALID_LINK."""
         body = wire.decode_object(await request.body())
-        order = await place_smm_order(_new_order(caller.user_id, body))
+        order = await place_smm_order(await _fit(_new_order(caller.user_id, body), smm_catalogue))
         return ok(wire.created_order_json(order))
 
     @post("/orders/bulk", operation_id="SmmRestCreateOrders", status_code=HTTP_200_OK)
-    async def create_orders(self, request: Request[Any, Any, Any], caller: Principal,
-                            place_smm_order: PlaceOrder) -> dict[str, Any]:
+    async def create_orders(self, request: Request[Any, Any, Any], caller: Principal, place_smm_order: PlaceOrder,
+                            smm_catalogue: SmmCatalogue) -> dict[str, Any]:
         """Up to 100 orders, each charged and placed on its own; ``orders`` reports each line in order."""
         body = wire.decode_object(await request.body())
         items = body.get("orders")
@@ -126,7 +139,7 @@ class SmmRestController(Controller):
         valid: list[tuple[int, NewOrder]] = []
         for index, item in enumerate(items):
             try:
-                valid.append((index, _new_order(caller.user_id, item)))
+                valid.append((index, await _fit(_new_order(caller.user_id, item), smm_catalogue)))
             except VpnsmmError as exc:
                 lines[index] = _failed_line(index, exc)
         if valid:
