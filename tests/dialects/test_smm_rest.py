@@ -293,6 +293,22 @@ async def test_list_orders_paginates_and_filters(http: httpx.AsyncClient, world:
         failed(await http.get("/orders", headers=alice, params=params), 400, "VALIDATION_ERROR")
 
 
+async def test_concurrent_orders_never_overdraw(http: httpx.AsyncClient, world: dict[str, Any],
+                                                stack: Stack) -> None:
+    import asyncio
+
+    async with httpx.AsyncClient(base_url=stack.url, timeout=60.0) as native:
+        _, key, _ = await customer(native, world["admin"], "carol", "0.45")  # covers exactly 5 orders of 0.09
+    carol = {"X-API-Key": key}
+    followers = (await services_by_name(http, carol))["Instagram Followers"]["id"]
+    answers = await asyncio.gather(*(http.post("/orders", headers=carol, json={
+        "service_id": followers, "link": f"https://instagram.com/c{i}", "quantity": 100}) for i in range(20)))
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [402] * 15
+    assert all(a.json()["error"]["code"] == "INSUFFICIENT_BALANCE" for a in answers if a.status_code == 402)
+    assert ok(await http.get("/balance", headers=carol))["balance"] == 0
+    assert ok(await http.get("/orders", headers=carol))["pagination"]["total"] == 5
+
+
 async def test_balance(http: httpx.AsyncClient, world: dict[str, Any]) -> None:
     data = ok(await http.get("/balance", headers=world["bob"]))
     assert data == {"balance": 0.5, "currency": "USD"}
