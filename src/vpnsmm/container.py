@@ -91,6 +91,7 @@ from vpnsmm.application.smm import (
     SyncOrders,
     register_smm_tasks,
 )
+from vpnsmm.application.smm_subscriptions import RunSubscriptions, SmmSubscriptions, register_subscription_tasks
 from vpnsmm.application.vpn import (
     AdminAccounts,
     BuyAddOn,
@@ -270,6 +271,8 @@ class Container(containers.DeclarativeContainer):
     smm_manage_services = providers.Singleton(ManageServices, uow, clock)
     smm_stats = providers.Singleton(OrderStatistics, uow, clock)
     smm_demo = providers.Singleton(LoadSmmDemo, uow, smm_manage_providers)
+    smm_subscriptions = providers.Singleton(SmmSubscriptions, uow, clock, place_smm_order)  # recurring orders
+    run_smm_subscriptions = providers.Singleton(RunSubscriptions, uow, clock, place_smm_order)
 
     # the CandyPanel dialect (application/candypanel.py); card-to-card works there with its admin_card_number setting
     candypanel_gateways = providers.Singleton(_candypanel_gateways, gateways)
@@ -322,6 +325,7 @@ def build_job_runner(container: Container, *, concurrency: int | None = None,
     register_billing_tasks(registry, fulfil=container.fulfil_invoice(), expire=container.expire_invoices(),
                            reconcile=container.reconcile_payments())
     register_smm_tasks(registry, submit=container.smm_submit(), sync=container.sync_smm_orders())
+    register_subscription_tasks(registry, run=container.run_smm_subscriptions())
     register_vpn_tasks(registry, fan_out=ScheduleUsageSync(container.uow()),
                        sync=container.sync_usage(), enforce=container.enforce_limits())
     register_event_tasks(registry, dispatch=container.dispatch_event(), deliver=container.deliver_webhook())

@@ -20,6 +20,7 @@ from vpnsmm.adapters.jobs.memory import InMemoryJobOutbox, InMemoryJobStore
 from vpnsmm.adapters.memory_candypanel import InMemoryCandyPanelRepository
 from vpnsmm.adapters.memory_ledger import InMemoryLedger
 from vpnsmm.adapters.memory_smm import InMemorySmmCatalogueRepository, InMemorySmmOrderRepository
+from vpnsmm.adapters.memory_smm_subscriptions import InMemorySmmSubscriptionRepository
 from vpnsmm.adapters.memory_vpn import (
     InMemoryPlanRepository,
     InMemoryServerRepository,
@@ -333,6 +334,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(store)
         self.smm_catalogue = InMemorySmmCatalogueRepository(store)
         self.smm_orders = InMemorySmmOrderRepository(store)
+        self.smm_subscriptions = InMemorySmmSubscriptionRepository(store)
         self.vpn_plans = InMemoryPlanRepository(store)
         self.vpn_servers = InMemoryServerRepository(store)
         self.vpn_accounts = InMemoryVpnAccountRepository(store)

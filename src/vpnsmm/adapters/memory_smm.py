@@ -137,7 +137,8 @@ def _matches(o: SmmOrder, f: OrderFilter) -> bool:
             and (f.service_id is None or o.service_id == f.service_id)
             and (f.provider_id is None or o.provider_id == f.provider_id)
             and (f.submit_state is None or o.submit_state is f.submit_state)
-            and (not f.search or f.search.casefold() in o.link.casefold()))
+            and (not f.search or f.search.casefold() in o.link.casefold())
+            and (f.statuses is None or o.status in f.statuses))
 
 
 class InMemorySmmOrderRepository:

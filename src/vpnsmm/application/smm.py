@@ -15,7 +15,7 @@ Money rules (every balance change is a ledger transfer with an id derived from t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -353,6 +353,10 @@ async def apply_settlement(uow: UnitOfWork, order: SmmOrder, settlement: Settlem
         memo=f"{settlement.before.value} -> {settlement.after.value}"))
 
 
+#: A hook PlaceOrder runs inside its transaction (see ``PlaceOrder.__call__``).
+OnRecord = Callable[[UnitOfWork, SmmOrder], Awaitable[None]]
+
+
 class PlaceOrder:
     """Validate, price from the catalogue, charge the wallet and record the order atomically, then submit.
 
@@ -364,7 +368,10 @@ class PlaceOrder:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, submitter: SubmitOrders) -> None:
         self._uow, self._clock, self._submitter = uow, clock, submitter
 
-    async def __call__(self, cmd: NewOrder, *, submit: bool = True) -> SmmOrder:
+    async def __call__(self, cmd: NewOrder, *, submit: bool = True, on_record: OnRecord | None = None) -> SmmOrder:
+        """``on_record(uow, order)`` runs inside the charging transaction right after the order row exists and
+        before the wallet is charged; if it raises, nothing is written (recurring orders use it to record
+        "run n became this order" atomically with the charge, see application/smm_subscriptions.py)."""
         now = self._clock.now()
         async with self._uow() as uow:
             service = await uow.smm_catalogue.get_service(cmd.service_id)
@@ -382,6 +389,8 @@ class PlaceOrder:
                              submit_state=SubmitState.SENDING)
             await uow.smm_orders.add(order)
             await record_order_event(uow, order, None, now)
+            if on_record is not None:
+                await on_record(uow, order)
             if charge.is_positive:
                 wallet = await wallet_of(uow, cmd.user_id, charge.currency)
                 revenue = await system_account(uow, charge.currency, AccountPurpose.REVENUE)

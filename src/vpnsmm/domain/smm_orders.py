@@ -333,6 +333,7 @@ class OrderFilter:
     provider_id: int | None = None
     submit_state: SubmitState | None = None
     search: str | None = None  # substring of the link
+    statuses: frozenset[OrderStatus] | None = None  # any of these (with ``status``: both must hold)
 
 
 @frozen

@@ -308,6 +308,39 @@ smm_refills = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=True),
 )
 
+# Recurring orders (domain/smm_subscriptions.py): each run is a normal smm_orders row; smm_subscription_runs
+# holds one row per placed run, so a run index can never be charged twice.
+smm_subscriptions = sa.Table(
+    "smm_subscriptions", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("service_id", BigId, sa.ForeignKey("smm_services.id"), nullable=False),
+    sa.Column("link", sa.String(1000), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=True),
+    sa.Column("interval", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("anchor_at", UtcDateTime, nullable=False),
+    sa.Column("next_run", sa.Integer, nullable=False),
+    sa.Column("next_run_at", UtcDateTime, nullable=False),
+    sa.Column("runs_placed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_order_id", sa.BigInteger, nullable=True),
+    sa.Column("pause_code", sa.String(40), nullable=False, server_default=""),
+    sa.Column("pause_reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.Column("canceled_at", UtcDateTime, nullable=True),
+    sa.Index("ix_smm_subscriptions_user_id_id", "user_id", "id"),
+    sa.Index("ix_smm_subscriptions_status_next_run_at", "status", "next_run_at"),
+)
+
+smm_subscription_runs = sa.Table(
+    "smm_subscription_runs", metadata,
+    sa.Column("subscription_id", BigId, sa.ForeignKey("smm_subscriptions.id"), primary_key=True, autoincrement=False),
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("order_id", BigId, sa.ForeignKey("smm_orders.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 # --------------------------------------------------------------------------------------------- vpn
 vpn_plans = sa.Table(
     "vpn_plans", metadata,

@@ -22,6 +22,7 @@ from vpnsmm.adapters.sqlalchemy.repositories.identity import (
 )
 from vpnsmm.adapters.sqlalchemy.repositories.ledger import SqlLedger
 from vpnsmm.adapters.sqlalchemy.repositories.smm import SqlSmmCatalogueRepository, SqlSmmOrderRepository
+from vpnsmm.adapters.sqlalchemy.repositories.smm_subscriptions import SqlSmmSubscriptionRepository
 from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlPlanRepository,
     SqlServerRepository,
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     smm_catalogue: SqlSmmCatalogueRepository
     smm_orders: SqlSmmOrderRepository
+    smm_subscriptions: SqlSmmSubscriptionRepository
     vpn_plans: SqlPlanRepository
     vpn_servers: SqlServerRepository
     vpn_accounts: SqlVpnAccountRepository
@@ -80,6 +82,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn)
         self.smm_catalogue = SqlSmmCatalogueRepository(conn)
         self.smm_orders = SqlSmmOrderRepository(conn)
+        self.smm_subscriptions = SqlSmmSubscriptionRepository(conn)
         self.vpn_plans = SqlPlanRepository(conn)
         self.vpn_servers = SqlServerRepository(conn)
         self.vpn_accounts = SqlVpnAccountRepository(conn)

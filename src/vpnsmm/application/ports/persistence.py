@@ -15,6 +15,7 @@ from attrs import frozen
 
 from vpnsmm.application.ports.jobs import JobOutbox
 from vpnsmm.application.ports.ledger import Ledger
+from vpnsmm.application.ports.smm_subscriptions import SmmSubscriptionRepository
 from vpnsmm.application.ports.vpn_store import PlanRepository, ServerRepository, VpnAccountRepository
 from vpnsmm.application.ports.webhooks import WebhookRepository
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
@@ -317,6 +318,10 @@ class UnitOfWork(Protocol):
 
     @property
     def smm_orders(self) -> SmmOrderRepository:
+        ...
+
+    @property
+    def smm_subscriptions(self) -> SmmSubscriptionRepository:
         ...
 
     @property

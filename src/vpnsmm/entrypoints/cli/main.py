@@ -16,6 +16,7 @@ from vpnsmm.config import ConfigError, Settings
 from vpnsmm.container import Container
 from vpnsmm.entrypoints.cli import money, smm, users, vpn, worker
 from vpnsmm.entrypoints.cli.runtime import JsonOption, emit_json, emit_table, fail, out, run, settings_or_exit
+from vpnsmm.entrypoints.cli.smm_subscriptions import subscriptions_app
 
 app = typer.Typer(
     name="vpnsmm",
@@ -34,6 +35,7 @@ app.add_typer(money.payments_app, name="payments")
 app.add_typer(smm.providers_app, name="providers")
 app.add_typer(smm.services_app, name="services")
 app.add_typer(smm.orders_app, name="orders")
+app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(vpn.servers_app, name="servers")
 app.add_typer(vpn.plans_app, name="plans")
 app.add_typer(vpn.accounts_app, name="accounts")

@@ -20,7 +20,7 @@ from vpnsmm import __version__
 from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
 from vpnsmm.container import Container, build_job_runner, start, stop
 from vpnsmm.entrypoints.http.dependencies import http_dependencies
-from vpnsmm.entrypoints.http.dialects import mount_dialects
+from vpnsmm.entrypoints.http.dialects import mount_dialects, rate_limit_bodies
 from vpnsmm.entrypoints.http.problems import exception_handlers
 from vpnsmm.entrypoints.http.ratelimit import rate_limit_middleware
 from vpnsmm.entrypoints.http.routes.admin_money import AdminPaymentsController
@@ -32,6 +32,7 @@ from vpnsmm.entrypoints.http.routes.me import MeController
 from vpnsmm.entrypoints.http.routes.money import InvoiceController, PaymentController, WalletController
 from vpnsmm.entrypoints.http.routes.perfect_panel import perfect_panel_v2
 from vpnsmm.entrypoints.http.routes.smm import AdminSmmController, SmmController
+from vpnsmm.entrypoints.http.routes.smm_subscriptions import SmmSubscriptionController
 from vpnsmm.entrypoints.http.routes.subscription import SubscriptionController
 from vpnsmm.entrypoints.http.routes.vpn import AdminVpnController, CatalogueController, VpnController
 from vpnsmm.entrypoints.http.routes.webhooks import WebhooksController, event_stream
@@ -54,7 +55,7 @@ def native_route_handlers() -> list[Any]:
     """The native API's handlers (``/v1``, ``/api/v2``, ``/sub``, health, metrics), before any dialect."""
     return [AuthController, MeController, ApiKeysController, AdminUsersController,
             WalletController, InvoiceController, PaymentController, AdminPaymentsController,
-            SmmController, AdminSmmController, perfect_panel_v2,
+            SmmController, AdminSmmController, perfect_panel_v2, SmmSubscriptionController,
             CatalogueController, VpnController, AdminVpnController, SubscriptionController,
             WebhooksController, event_stream,
             health, liveness,
@@ -113,14 +114,15 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
     cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False) \
         if settings.cors_origins else None
 
-    middleware: list[Any] = [prometheus.middleware]
-    limits = parse_rate_limits(settings.rate_limits)
-    if limits.enabled:
-        middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens()))
-
     native = native_route_handlers()
     # The seed documents' APIs, each a thin router at its documented paths (docs/dialects/); collisions stop startup.
     dialects = mount_dialects(settings.dialects, native=native)
+
+    middleware: list[Any] = [prometheus.middleware]
+    limits = parse_rate_limits(settings.rate_limits)
+    if limits.enabled:
+        middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens(),
+                                                bodies=rate_limit_bodies(dialects)))
 
     return Litestar(
         route_handlers=[*native, *dialects],

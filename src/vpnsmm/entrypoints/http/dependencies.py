@@ -22,7 +22,7 @@ USE_CASES = (
     "submit_card_receipt", "review_card_payment", "list_payments", "reconcile_payments",
     # smm
     "smm_catalogue", "place_smm_order", "smm_orders", "sync_smm_orders", "smm_admin_orders", "smm_manage_providers",
-    "smm_manage_services", "smm_stats",
+    "smm_manage_services", "smm_stats", "smm_subscriptions",
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
     "admin_accounts", "sync_usage", "enforce_limits",

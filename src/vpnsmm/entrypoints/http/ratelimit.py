@@ -43,6 +43,8 @@ from vpnsmm.domain.errors import VpnsmmError
 log = structlog.get_logger("vpnsmm.http")
 
 ASGIApp = Callable[..., Any]
+#: ``(retry_after, detail) -> (content type, body)``: a dialect's 429 in its own error format.
+TooManyBody = Callable[[int, str], tuple[str, bytes]]
 _API_KEY = re.compile(r"^[A-Za-z0-9]{1,16}_([0-9a-f]{12})_")
 
 
@@ -96,9 +98,12 @@ class RateLimitMiddleware:
 
     def __init__(self, app: ASGIApp, *, policy: RateLimitPolicy, store: RateLimitStore,
                  tokens: JwtAccessTokens | None = None, routes: Sequence[RouteRule] = DEFAULT_ROUTES,
-                 exempt: re.Pattern[str] = DEFAULT_EXEMPT, clock: Callable[[], float] = time.time) -> None:
+                 exempt: re.Pattern[str] = DEFAULT_EXEMPT, clock: Callable[[], float] = time.time,
+                 bodies: Sequence[tuple[str, TooManyBody]] = ()) -> None:
         self.app, self.policy, self.store, self.tokens = app, policy, store, tokens
         self.routes, self.exempt, self.clock = tuple(routes), exempt, clock
+        # (path prefix, renderer): a dialect's own 429 body for its paths; longest prefix first
+        self.bodies = sorted(((p.rstrip("/"), r) for p, r in bodies if p.rstrip("/")), key=lambda b: -len(b[0]))
 
     def classify(self, method: str, path: str, query: dict[str, list[str]]) -> str | None:
         if _PERFECT_PANEL.match(path):
@@ -163,7 +168,8 @@ class RateLimitMiddleware:
                     retry_after = max(1, int(reset - now + 0.999))
                     await self._too_many(send, [(b"x-ratelimit-limit", str(limit.requests).encode()),
                                                 (b"x-ratelimit-remaining", b"0"),
-                                                (b"x-ratelimit-reset", str(reset).encode())], retry_after, budget)
+                                                (b"x-ratelimit-reset", str(reset).encode())], retry_after, budget,
+                                         self._body_for(path))
                     return
             counts = await self.store.hit(counters)
         except VpnsmmError as exc:
@@ -179,7 +185,7 @@ class RateLimitMiddleware:
                          (b"x-ratelimit-reset", str(tightest.reset_at).encode())]
         if exceeded:
             retry_after = max(1, int(tightest.reset_at - now + 0.999))
-            await self._too_many(send, limit_headers, retry_after, tightest)
+            await self._too_many(send, limit_headers, retry_after, tightest, self._body_for(path))
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -206,17 +212,24 @@ class RateLimitMiddleware:
         except VpnsmmError as exc:
             log.warning("rate_limit_store_unavailable", error=exc.message)
 
+    def _body_for(self, path: str) -> TooManyBody | None:
+        return next((render for prefix, render in self.bodies if path == prefix or path.startswith(prefix + "/")),
+                    None)
+
     @staticmethod
     async def _too_many(send: Any, limit_headers: list[tuple[bytes, bytes]], retry_after: int,
-                        budget: _Budget) -> None:
-        body = json.dumps({
-            "type": "about:blank", "title": "Too Many Requests", "status": 429,
-            "detail": f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
-                      f"exceeded for {budget.name} requests; retry in {retry_after} s",
-            "code": "RATE_LIMITED", "retry_after": retry_after,
-        }).encode()
+                        budget: _Budget, render: TooManyBody | None = None) -> None:
+        detail = (f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
+                  f"exceeded for {budget.name} requests; retry in {retry_after} s")
+        if render is not None:
+            content_type, body = render(retry_after, detail)
+        else:
+            content_type, body = "application/problem+json", json.dumps({
+                "type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": detail,
+                "code": "RATE_LIMITED", "retry_after": retry_after,
+            }).encode()
         await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+            (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(retry_after).encode()), *limit_headers]})
         await send({"type": "http.response.body", "body": body})
 

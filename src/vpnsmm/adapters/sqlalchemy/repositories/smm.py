@@ -209,6 +209,8 @@ def _filtered(query: Any, f: OrderFilter) -> Any:
         query = query.where(c.submit_state == f.submit_state.value)
     if f.search:
         query = query.where(sa.func.lower(c.link).contains(f.search.lower(), autoescape=True))
+    if f.statuses is not None:
+        query = query.where(c.status.in_(sorted(s.value for s in f.statuses)))
     return query
 
 

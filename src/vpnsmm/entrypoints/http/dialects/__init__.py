@@ -29,6 +29,7 @@ DIALECT_MODULES: tuple[str, ...] = (
     "vpnsmm.entrypoints.http.dialects.v2ray",
     "vpnsmm.entrypoints.http.dialects.ru_vpn",
     "vpnsmm.entrypoints.http.dialects.candypanel",
+    "vpnsmm.entrypoints.http.dialects.smm_rest",
 )
 
 _SETTING = "VPNSMM_DIALECTS"
@@ -45,9 +46,13 @@ class Dialect:
     build: Callable[[], Sequence[ControllerRouterHandler]]
     exception_handlers: Mapping[Any, Any] = field(factory=dict)
     description: str = ""
+    #: ``(retry_after, detail) -> (content type, body)``: the 429 the rate limiter sends on this dialect's paths
+    #: (it answers before routing, so router exception handlers never see it). None = the native problem body.
+    rate_limited: Callable[[int, str], tuple[str, bytes]] | None = None
 
     def router(self, prefix: str) -> Router:
-        return Router(path=prefix, route_handlers=list(self.build()),
+        opt = {"rate_limited": self.rate_limited} if self.rate_limited is not None else {}
+        return Router(path=prefix, route_handlers=list(self.build()), opt=opt,
                       exception_handlers=dict(self.exception_handlers), tags=[f"dialect: {self.name}"])
 
 
@@ -108,4 +113,30 @@ def mount_dialects(configured: Mapping[str, str], *, native: Sequence[Controller
     return routers
 
 
-__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "registered_dialects"]
+def _common_path(router: Router) -> str:
+    """The longest literal path (whole segments, before any parameter) every route of ``router`` starts with."""
+    paths = [[seg for seg in (route.path_format or "/").split("/") if seg] for route in router.routes]
+    common: list[str] = []
+    for segments in zip(*paths, strict=False):
+        if len(set(segments)) != 1 or "{" in segments[0]:
+            break
+        common.append(segments[0])
+    return "/" + "/".join(common)
+
+
+def rate_limit_bodies(routers: Sequence[Router]) -> list[tuple[str, Callable[[int, str], tuple[str, bytes]]]]:
+    """(path prefix, renderer) for every mounted dialect with its own 429 body (``Dialect.rate_limited``).
+
+    The prefix is the literal path all the dialect's routes share (``/compat/smm-rest/api/v1``, or ``/api/v1``
+    when it is mounted at ``/``), never ``/`` itself, so one dialect's body never covers another's paths.
+    """
+    found = []
+    for router in routers:
+        render = router.opt.get("rate_limited")
+        prefix = _common_path(router)
+        if render is not None and prefix != "/":
+            found.append((prefix, render))
+    return found
+
+
+__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "rate_limit_bodies", "registered_dialects"]
