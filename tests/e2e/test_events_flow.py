@@ -148,8 +148,8 @@ def test_webhooks_api_and_live_stream_on_one_process(tmp_path: Path, receiver: t
         _wait_for(hook, 1)
         hit = hook.received[0]
         assert hit.json == {"event": "order.created", "timestamp": hit.json["timestamp"],
-                            "data": {"order_id": str(order["id"]), "status": "pending",
-                                     "service_id": str(order["service_id"])}}
+                            "data": {"order_id": f"order_{order['id']}", "status": "pending",
+                                     "service_id": f"service_{order['service_id']}"}}
         assert hit.headers["x-signature"] == hmac.new(secret.encode(), hit.body, hashlib.sha256).hexdigest()
         assert verify_signature(secret, hit.body, hit.headers, now=int(time.time()))
         time.sleep(1.5)

@@ -3,8 +3,9 @@
 Pure rules only (stdlib + attrs). The wire format follows the "Webhooks" section of the SMM REST API our
 users' receivers already verify (``shared/seeds/smm-rest-api.md``):
 
-* body: ``{"event": "order.completed", "timestamp": "2024-01-15T12:00:00Z", "data": {"order_id": "12",
-  "status": "completed", "service_id": "3"}}`` serialised exactly as JavaScript's ``JSON.stringify``
+* body: ``{"event": "order.completed", "timestamp": "2024-01-15T12:00:00Z", "data": {"order_id": "order_12",
+  "status": "completed", "service_id": "service_3"}}`` (ids prefixed as the document and its smm-rest dialect
+  render them) serialised exactly as JavaScript's ``JSON.stringify``
   would re-serialise it after parsing (compact, keys in that order, non-ASCII kept as UTF-8, no floats),
   so ``hmac(secret, JSON.stringify(req.body)) === signature`` holds on the receiver;
 * ``X-Signature``: lowercase hex HMAC-SHA256 of the raw body with the endpoint secret (the seed check);
@@ -182,13 +183,15 @@ class WebhookAttempt:
 
 # ------------------------------------------------------------------------------------------ payload
 def webhook_payload(event: DomainEvent) -> dict[str, Any]:
-    """The body of ``event`` in the SMM REST API shape (ids as strings, statuses lowercase)."""
+    """The body of ``event`` in the SMM REST API shape: ids as ``order_<id>``/``service_<id>`` strings (as that
+    document and the smm-rest dialect show them), statuses lowercase."""
     d = event.data
     if event.type.is_order:
-        data: dict[str, Any] = {"order_id": str(d["order_id"]), "status": str(d["public_status"]),
-                                "service_id": str(d["service_id"])}
+        data: dict[str, Any] = {"order_id": f"order_{d['order_id']}", "status": str(d["public_status"]),
+                                "service_id": f"service_{d['service_id']}"}
     else:
-        data = {"payment_id": str(d["payment_id"]), "status": "completed", "invoice_id": str(d["invoice_id"]),
+        data = {"payment_id": f"payment_{d['payment_id']}", "status": "completed",
+                "invoice_id": f"invoice_{d['invoice_id']}",
                 "amount": str(d["amount"]), "currency": str(d["currency"])}
     return {"event": event.type.value, "timestamp": iso_z(event.occurred_at), "data": data}
 

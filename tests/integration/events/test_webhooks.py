@@ -99,8 +99,8 @@ async def test_order_events_are_delivered_signed_in_the_seed_format(world: Event
     hit = world.receiver.received[0]
     assert hit.path == "/hooks/smm" and hit.headers["content-type"] == "application/json"
     assert hit.json == {"event": "order.created", "timestamp": "2026-01-01T12:00:00Z",
-                        "data": {"order_id": str(order.id), "status": "pending",
-                                 "service_id": str(order.service_id)}}
+                        "data": {"order_id": f"order_{order.id}", "status": "pending",
+                                 "service_id": f"service_{order.service_id}"}}
     assert list(hit.json) == ["event", "timestamp", "data"]  # the seed's key order
     # The seed's check: hmac(secret, JSON.stringify(payload)) === X-Signature.
     assert stringify(hit.body) == hit.body
@@ -127,7 +127,8 @@ async def test_order_events_are_delivered_signed_in_the_seed_format(world: Event
     assert world.receiver.events() == ["order.created", "order.partial"]
     partial = world.receiver.received[1].json
     assert partial == {"event": "order.partial", "timestamp": "2026-01-01T12:05:00Z",
-                       "data": {"order_id": str(order.id), "status": "partial", "service_id": str(order.service_id)}}
+                       "data": {"order_id": f"order_{order.id}", "status": "partial",
+                                "service_id": f"service_{order.service_id}"}}
 
     log = await world.webhooks.deliveries(buyer.id, made.endpoint.id)
     assert [entry.delivery.event_type.value for entry in log] == ["order.partial", "order.created"]  # newest first
