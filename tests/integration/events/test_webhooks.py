@@ -228,8 +228,8 @@ async def test_payment_completed_is_an_event(world: EventsWorld) -> None:
     await world.run_jobs()
     assert world.receiver.events() == ["payment.completed"]
     assert world.receiver.received[0].json["data"] == {
-        "payment_id": str(payment.id), "status": "completed", "invoice_id": str(invoice.id), "amount": "5.00",
-        "currency": "USD"}
+        "payment_id": f"payment_{payment.id}", "status": "completed", "invoice_id": f"invoice_{invoice.id}",
+        "amount": "5.00", "currency": "USD"}
 
 
 async def test_nothing_is_recorded_when_the_business_write_fails(world: EventsWorld) -> None:
