@@ -7,7 +7,7 @@ domain/, application/ or adapters/ imports this module (import-linter checks it)
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from vpnsmm.adapters.events.local import InMemoryEventBus
 from vpnsmm.adapters.events.redis import RedisEventBus
 from vpnsmm.adapters.jobs.runner import JobRunner
 from vpnsmm.adapters.jobs.sql import SqlJobStore
-from vpnsmm.adapters.panels.registry import FernetSecretBox, PanelRegistry
+from vpnsmm.adapters.panels.registry import CustomPanelFactory, FernetSecretBox, PanelRegistry
 from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
 from vpnsmm.adapters.payments.zarinpal import ZarinpalGateway
 from vpnsmm.adapters.ratelimit.stores import InMemoryRateLimitStore, RedisRateLimitStore
@@ -146,10 +146,11 @@ def _event_bus(settings: Settings) -> InMemoryEventBus | RedisEventBus:
     return RedisEventBus.from_url(settings.redis_url) if settings.redis_url else InMemoryEventBus()
 
 
-def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock) -> PanelRegistry:
+def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock,
+                    custom: Mapping[str, CustomPanelFactory] | None = None) -> PanelRegistry:
     # WireGuard peers live in the database (sealed keys); panels are cached per server row.
     return PanelRegistry(box, peer_store_for=lambda server_id: SqlWireGuardPeerStore(engine, server_id, box),
-                         now=clock.now)
+                         now=clock.now, custom=custom)
 
 
 class Container(containers.DeclarativeContainer):
@@ -192,7 +193,9 @@ class Container(containers.DeclarativeContainer):
     gateways = providers.Singleton(_gateways, settings, http_client)
     # vpn (fulfiller first: the fulfillers Dict below refers to it)
     vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)
-    panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock)
+    # adapter name -> CustomPanelFactory for servers of kind "custom" (library users override this provider)
+    custom_panels: providers.Object[dict[str, CustomPanelFactory]] = providers.Object({})
+    panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock, custom_panels)
     vpn_fulfiller = providers.Singleton(VpnFulfiller, uow, clock, panel_registry)
 
     fulfillers = providers.Dict({  # InvoicePurpose -> Fulfiller; VPN and SMM register theirs

@@ -22,7 +22,7 @@ from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from vpnsmm.application.ports.system import Clock
 from vpnsmm.application.ports.vpn_panel import ProvisionedClient, VpnPanel
 from vpnsmm.application.ports.vpn_store import AccountFilter, PanelDirectory, SecretBox
-from vpnsmm.domain.billing import Gateway, Invoice, InvoicePurpose
+from vpnsmm.domain.billing import Gateway, Invoice, InvoicePurpose, InvoiceStatus
 from vpnsmm.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -282,10 +282,14 @@ class Purchase:
     payment: PaymentInstructions | None
 
 
+_SETTLED = (InvoiceStatus.PAID, InvoiceStatus.FULFILLED, InvoiceStatus.REFUNDED)
+
+
 async def _invoice_and_pay(create: CreateInvoice, pay: PayInvoice, new: NewInvoice, gateway: Gateway | None,
                            email: str | None) -> Purchase:
     invoice = await create(new)
-    if gateway is None:
+    if gateway is None or (new.idempotency_key is not None and invoice.status in _SETTLED):
+        # a replay (same idempotency key) of a purchase already paid: hand back the invoice, never pay twice
         return Purchase(invoice, None)
     instructions = await pay(new.user_id, invoice.id, gateway, customer_email=email)
     return Purchase(instructions.invoice, instructions)

@@ -43,6 +43,7 @@ class ServerKind(StrEnum):
     MARZBAN = "marzban"
     WIREGUARD = "wireguard"
     FAKE = "fake"  # the in-process FakeVpnPanel: demos, benchmarks and tests
+    CUSTOM = "custom"  # a VpnPanel you bring: settings.adapter names it (see PanelRegistry, docs/library.md)
 
 
 class AccountStatus(StrEnum):
