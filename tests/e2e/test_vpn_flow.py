@@ -49,6 +49,28 @@ async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def qr_matrix(text: str) -> list[list[bool]]:
+    """The modules of the QR code of ``text`` with our settings (border 2), computed independently of the API."""
+    import qrcode
+
+    code = qrcode.QRCode(border=2)
+    code.add_data(text)
+    code.make(fit=True)
+    return [list(row) for row in code.get_matrix()]
+
+
+def qr_modules(png_bytes: bytes, box: int = 8) -> list[list[bool]]:
+    """Decode a PNG (pypng) and sample one pixel per ``box`` x ``box`` module: dark = True."""
+    import png
+
+    width, height, rows, info = png.Reader(bytes=png_bytes).read()
+    pixels = [list(r) for r in rows]
+    channels, white = len(pixels[0]) // width, 2 ** info["bitdepth"] - 1
+    assert width == height and width % box == 0
+    return [[pixels[y * box + box // 2][(x * box + box // 2) * channels] * 2 < white for x in range(width // box)]
+            for y in range(height // box)]
+
+
 async def _login(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
     response = await http.post("/v1/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
@@ -141,6 +163,20 @@ async def test_fake_panel_accounts_feed_every_format_and_top_ups(http: httpx.Asy
     assert clash.text.startswith("mixed-port") and '"type": "vless"' in clash.text
     singbox = json.loads((await http.get(path, params={"format": "singbox"})).text)
     assert singbox["outbounds"][1]["type"] == "vless"
+
+    # QR codes: SVG (default) and PNG, of the subscription URL or of one share link; the PNG's modules are exactly
+    # the QR matrix of the text it should carry
+    qr_url = f"/v1/vpn/accounts/{account_id}/qr"
+    png = await http.get(qr_url, params={"format": "png"}, headers=auth)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png", png.text
+    assert qr_modules(png.content) == qr_matrix(config["subscription_url"])
+    link_png = await http.get(qr_url, params={"format": "png", "link": 0}, headers=auth)
+    assert qr_modules(link_png.content) == qr_matrix(config["links"][0])
+    svg = await http.get(qr_url, params={"link": 0}, headers=auth)
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    assert (await http.get(qr_url, params={"format": "gif"}, headers=auth)).status_code == 400
+    assert (await http.get(qr_url, params={"link": 5}, headers=auth)).status_code == 404
+    assert (await http.get(qr_url, params={"link": -1}, headers=auth)).status_code == 400
 
     topped = await http.post(f"/v1/vpn/accounts/{account_id}/add-traffic", headers=auth,
                              json={"gb": 5, "currency": "IRR"})

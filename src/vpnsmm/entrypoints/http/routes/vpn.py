@@ -28,6 +28,7 @@ from vpnsmm.domain.billing import Gateway
 from vpnsmm.domain.errors import NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.vpn_sales import GIB, AccountStatus, AddOnKind, ServerKind
+from vpnsmm.entrypoints.http.qr import QR_FORMATS, qr_format, render_qr
 from vpnsmm.entrypoints.http.vpn_schemas import (
     AccountConfigOut,
     AccountOut,
@@ -71,19 +72,6 @@ def _status(raw: str | None) -> AccountStatus | None:
         return AccountStatus(raw)
     except ValueError:
         raise ValidationError(f"unknown status {raw!r}", field="status") from None
-
-
-def _qr_svg(data: str) -> str:
-    try:
-        import qrcode
-        import qrcode.image.svg
-    except ImportError:  # optional dependency: the rest of the API works without it
-        raise NotFoundError("QR codes are not available on this server (install 'qrcode')",
-                            code="QR_UNAVAILABLE") from None
-
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    svg: bytes | str = image.to_string()
-    return svg.decode() if isinstance(svg, bytes) else svg
 
 
 class CatalogueController(Controller):
@@ -132,10 +120,20 @@ class VpnController(Controller):
         return AccountConfigOut.of(await vpn_accounts.config(principal.user_id, account_id))
 
     @get("/accounts/{account_id:int}/qr", operation_id="GetVpnAccountQr", media_type="image/svg+xml")
-    async def qr(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts) -> Response[str]:
-        """An SVG QR code of the subscription URL (of the WireGuard config for WireGuard accounts)."""
+    async def qr(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts,
+                 format: Annotated[str | None, Parameter(max_length=8)] = None,
+                 link: Annotated[int | None, Parameter(ge=0, le=100)] = None) -> Response[bytes]:
+        """A QR code (``?format=svg``, the default, or ``png``) of the subscription URL -- of the WireGuard config
+        for WireGuard accounts -- or, with ``?link=N``, of the account's N-th share link (0-based)."""
+        fmt = qr_format(format)
         config = await vpn_accounts.config(principal.user_id, account_id)
-        return Response(_qr_svg(config.config or config.subscription_url), media_type="image/svg+xml")
+        if link is not None:
+            if link >= len(config.links):
+                raise NotFoundError(f"the account has {len(config.links)} share links", code="LINK_NOT_FOUND")
+            data = config.links[link]
+        else:
+            data = config.config or config.subscription_url
+        return Response(render_qr(data, fmt), media_type=QR_FORMATS[fmt], headers={"cache-control": "no-store"})
 
     @get("/accounts/{account_id:int}/usage", operation_id="GetVpnAccountUsage")
     async def usage(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts) -> UsageOut:
