@@ -160,7 +160,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     engine = providers.Singleton(_engine, settings)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)  # seals panel secrets at rest
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine, secret_box=vpn_box)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     access_tokens = providers.Singleton(
         JwtAccessTokens, secret=settings.provided.secret_key,
@@ -192,7 +193,6 @@ class Container(containers.DeclarativeContainer):
     http_client = providers.Singleton(_http_client)
     gateways = providers.Singleton(_gateways, settings, http_client)
     # vpn (fulfiller first: the fulfillers Dict below refers to it)
-    vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)
     # adapter name -> CustomPanelFactory for servers of kind "custom" (library users override this provider)
     custom_panels: providers.Object[dict[str, CustomPanelFactory]] = providers.Object({})
     panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock, custom_panels)

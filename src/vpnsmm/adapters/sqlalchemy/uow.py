@@ -26,6 +26,7 @@ from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlServerRepository,
     SqlVpnAccountRepository,
 )
+from vpnsmm.application.ports.vpn_store import SecretBox
 
 
 class SqlUnitOfWork:
@@ -46,8 +47,9 @@ class SqlUnitOfWork:
     vpn_accounts: SqlVpnAccountRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, secret_box: SecretBox | None = None) -> None:
         self._engine, self._read_only, self._now = engine, read_only, now
+        self._box = secret_box
         self._conn: AsyncConnection | None = None
 
     @property
@@ -78,7 +80,7 @@ class SqlUnitOfWork:
         self.smm_orders = SqlSmmOrderRepository(conn)
         self.vpn_plans = SqlPlanRepository(conn)
         self.vpn_servers = SqlServerRepository(conn)
-        self.vpn_accounts = SqlVpnAccountRepository(conn)
+        self.vpn_accounts = SqlVpnAccountRepository(conn, self._box)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -100,11 +102,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None) -> None:
-        self.engine, self._now = engine, now
+    """Units of work on ``engine``. ``secret_box`` seals secrets the business tables cache (the WireGuard client
+    config of a VPN account, which holds its private key); without one they are stored as given."""
+
+    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None,
+                 secret_box: SecretBox | None = None) -> None:
+        self.engine, self._now, self._box = engine, now, secret_box
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, now=self._now)
+        return SqlUnitOfWork(self.engine, read_only=read_only, now=self._now, secret_box=self._box)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

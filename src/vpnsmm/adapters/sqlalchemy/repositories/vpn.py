@@ -16,7 +16,7 @@ from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
 from vpnsmm.adapters.sqlalchemy.tables import vpn_accounts, vpn_plans, vpn_servers, vpn_wg_peers
 from vpnsmm.application.ports.vpn_store import AccountFilter, SecretBox
-from vpnsmm.domain.errors import ConflictError, NotFoundError
+from vpnsmm.domain.errors import ConflictError, NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.vpn import ClientLimits
 from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, ServerKind, VpnAccount
@@ -130,7 +130,26 @@ _USAGE_FIELDS = ("used_upload", "used_download", "panel_upload", "panel_download
                  "usage_synced_at", "updated_at")
 
 
-def _account_values(a: VpnAccount) -> dict[str, Any]:
+#: Marks a config sealed with the SecretBox; rows written before sealing existed are read as they are.
+SEALED_PREFIX = "sealed:v1:"
+
+
+def seal_config(config: str | None, box: SecretBox | None) -> str | None:
+    if config is None or box is None:
+        return config
+    return SEALED_PREFIX + box.seal({"config": config})
+
+
+def open_config(stored: str | None, box: SecretBox | None) -> str | None:
+    if stored is None or not stored.startswith(SEALED_PREFIX):
+        return stored
+    if box is None:
+        raise ValidationError("a sealed account config needs the secret key to be read", field="config",
+                              code="CREDENTIALS_UNREADABLE")
+    return str(box.open(stored[len(SEALED_PREFIX):])["config"])
+
+
+def _account_values(a: VpnAccount, box: SecretBox | None = None) -> dict[str, Any]:
     return {"user_id": a.user_id, "plan_id": a.plan_id, "server_id": a.server_id, "invoice_id": a.invoice_id,
             "status": a.status.value, "subscription_token": a.subscription_token, "duration_days": a.duration_days,
             "expires_at": a.expires_at, "traffic_limit_bytes": a.traffic_limit_bytes, "device_limit": a.device_limit,
@@ -138,12 +157,13 @@ def _account_values(a: VpnAccount) -> dict[str, Any]:
             "period_start_upload": a.period_start_upload, "period_start_download": a.period_start_download,
             "panel_upload": a.panel_upload, "panel_download": a.panel_download,
             "start_on_first_use": a.start_on_first_use, "remote_id": a.remote_id, "links": list(a.links),
-            "config": a.config, "subscription_url": a.subscription_url, "applied_invoices": list(a.applied_invoices),
+            "config": seal_config(a.config, box), "subscription_url": a.subscription_url,
+            "applied_invoices": list(a.applied_invoices),
             "pending_reset": a.pending_reset, "needs_push": a.needs_push, "usage_synced_at": a.usage_synced_at,
             "created_at": a.created_at, "updated_at": a.updated_at}
 
 
-def _account(row: Any) -> VpnAccount:
+def _account(row: Any, box: SecretBox | None = None) -> VpnAccount:
     return VpnAccount(
         id=row.id, user_id=row.user_id, plan_id=row.plan_id, server_id=row.server_id, invoice_id=row.invoice_id,
         status=AccountStatus(row.status), subscription_token=row.subscription_token, duration_days=row.duration_days,
@@ -151,7 +171,7 @@ def _account(row: Any) -> VpnAccount:
         used_upload=row.used_upload, used_download=row.used_download, period_start_upload=row.period_start_upload,
         period_start_download=row.period_start_download, panel_upload=row.panel_upload,
         panel_download=row.panel_download, start_on_first_use=row.start_on_first_use, remote_id=row.remote_id,
-        links=list(row.links or []), config=row.config, subscription_url=row.subscription_url,
+        links=list(row.links or []), config=open_config(row.config, box), subscription_url=row.subscription_url,
         applied_invoices=[int(i) for i in row.applied_invoices or []], pending_reset=row.pending_reset,
         needs_push=row.needs_push, usage_synced_at=row.usage_synced_at, created_at=row.created_at,
         updated_at=row.updated_at)
@@ -161,19 +181,22 @@ _LIVE = (AccountStatus.ACTIVE.value, AccountStatus.ON_HOLD.value)
 
 
 class SqlVpnAccountRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._c = conn
+    """VPN accounts in SQL. With a SecretBox the cached client config (a WireGuard ``.conf`` holds the private
+    and preshared keys) is sealed at rest, like panel credentials and peer keys."""
+
+    def __init__(self, conn: AsyncConnection, box: SecretBox | None = None) -> None:
+        self._c, self._box = conn, box
 
     async def add(self, account: VpnAccount) -> VpnAccount:
         async with translated():
-            result = await self._c.execute(vpn_accounts.insert().values(**_account_values(account))
+            result = await self._c.execute(vpn_accounts.insert().values(**_account_values(account, self._box))
                                            .returning(vpn_accounts.c.id))
         account.id = int(result.scalar_one())
         return account
 
     async def _one(self, *where: Any) -> VpnAccount | None:
         row = (await self._c.execute(sa.select(vpn_accounts).where(*where))).first()
-        return _account(row) if row else None
+        return _account(row, self._box) if row else None
 
     async def get(self, account_id: int) -> VpnAccount | None:
         return await self._one(vpn_accounts.c.id == account_id)
@@ -192,12 +215,12 @@ class SqlVpnAccountRepository:
             return []
         query = sa.select(vpn_accounts).where(vpn_accounts.c.server_id == server_id,
                                               vpn_accounts.c.id.in_(list(account_ids))).order_by(vpn_accounts.c.id)
-        return [_account(r) for r in await self._c.execute(query)]
+        return [_account(r, self._box) for r in await self._c.execute(query)]
 
     async def update(self, account: VpnAccount) -> None:
         async with translated():
             result = await self._c.execute(vpn_accounts.update().where(vpn_accounts.c.id == account.id)
-                                           .values(**_account_values(account)))
+                                           .values(**_account_values(account, self._box)))
         if result.rowcount == 0:
             raise NotFoundError("VPN account not found", code="ACCOUNT_NOT_FOUND")
 
@@ -222,7 +245,8 @@ class SqlVpnAccountRepository:
             query = query.where(vpn_accounts.c.status == filter.status.value)
         if before_id is not None:
             query = query.where(vpn_accounts.c.id < before_id)
-        return [_account(r) for r in await self._c.execute(query.order_by(vpn_accounts.c.id.desc()).limit(limit))]
+        rows = await self._c.execute(query.order_by(vpn_accounts.c.id.desc()).limit(limit))
+        return [_account(r, self._box) for r in rows]
 
     async def load_by_server(self) -> Mapping[int, int]:
         query = (sa.select(vpn_accounts.c.server_id, sa.func.count())
@@ -235,7 +259,7 @@ class SqlVpnAccountRepository:
             sa.or_(sa.and_(vpn_accounts.c.status.in_(_LIVE), vpn_accounts.c.expires_at <= now),
                    vpn_accounts.c.needs_push.is_(True)))
             .order_by(vpn_accounts.c.id).limit(limit))
-        return [_account(r) for r in await self._c.execute(query)]
+        return [_account(r, self._box) for r in await self._c.execute(query)]
 
 
 # ------------------------------------------------------------------------------------------ WireGuard peers
