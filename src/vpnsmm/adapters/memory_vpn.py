@@ -84,6 +84,9 @@ class InMemoryServerRepository:
         return [copy.deepcopy(s) for _, s in sorted(self._t.items())
                 if (group is None or s.group == group) and (s.active or not active_only)]
 
+    async def lock(self, server_id: int) -> Server | None:
+        return await self.get(server_id)  # write units of work are serialised by the store's lock
+
 
 class InMemoryVpnAccountRepository:
     def __init__(self, store: _Store) -> None:
@@ -153,6 +156,9 @@ class InMemoryVpnAccountRepository:
             if account.status is not AccountStatus.REVOKED:
                 loads[account.server_id] = loads.get(account.server_id, 0) + 1
         return loads
+
+    async def count_on_server(self, server_id: int) -> int:
+        return sum(1 for a in self._t.values() if a.server_id == server_id and a.status is not AccountStatus.REVOKED)
 
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         found = [a for _, a in sorted(self._t.items()) if a.id > after_id and (

@@ -409,12 +409,13 @@ class VpnFulfiller:
             return await self._change(invoice)
         raise ValidationError(f"the VPN fulfiller cannot deliver {invoice.purpose.value}", code="WRONG_FULFILLER")
 
-    async def _choose_server(self, invoice: Invoice, plan: Plan) -> Server:
+    async def _choose_server(self, invoice: Invoice, plan: Plan, full: frozenset[int] = frozenset()) -> Server:
         group = str(invoice.item.get("server_group") or plan.server_group)
         location = invoice.item.get("location")
         async with self._uow(read_only=True) as uow:
             servers = await uow.vpn_servers.list(group=group, active_only=True)
             loads = await uow.vpn_accounts.load_by_server()
+        servers = [s for s in servers if s.id not in full]  # found full under the lock since this was ranked
         ranked = rank_servers(servers, loads, group=group, location=str(location) if location else None)
         if not ranked:
             raise UpstreamRejectedError(f"no server in group {group!r} has room for another account",
@@ -432,11 +433,19 @@ class VpnFulfiller:
         async with self._uow(read_only=True) as uow:
             account = await uow.vpn_accounts.get_by_invoice(invoice.id)
             plan = await _plan(uow, _item_int(invoice, "plan_id"))
-        if account is None:
-            server = await self._choose_server(invoice, plan)
+        full: frozenset[int] = frozenset()
+        while account is None:
+            server = await self._choose_server(invoice, plan, full)
             async with self._uow() as uow:
                 account = await uow.vpn_accounts.get_by_invoice(invoice.id)
                 if account is None:
+                    # Capacity is hard: the load is counted again with the server locked, so concurrent purchases
+                    # take turns and the last seat goes to one of them; the others choose again.
+                    locked = await uow.vpn_servers.lock(server.id)
+                    if locked is None or not locked.active or \
+                            await uow.vpn_accounts.count_on_server(server.id) >= locked.capacity:
+                        full |= {server.id}
+                        continue
                     account = VpnAccount.open(user_id=invoice.user_id, plan=plan, server=server,
                                               now=self._clock.now(), token=new_subscription_token(),
                                               invoice_id=invoice.id)

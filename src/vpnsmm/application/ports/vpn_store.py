@@ -44,6 +44,11 @@ class ServerRepository(Protocol):
         """Ordered by id."""
         ...
 
+    async def lock(self, server_id: int) -> Server | None:
+        """The server, locked until the unit of work ends, so two transactions placing accounts on it take turns
+        (Postgres: ``SELECT ... FOR UPDATE``; SQLite and memory write transactions are exclusive already)."""
+        ...
+
 
 @frozen
 class AccountFilter:
@@ -83,6 +88,10 @@ class VpnAccountRepository(Protocol):
 
     async def load_by_server(self) -> Mapping[int, int]:
         """server id -> accounts on it that are not revoked (what counts against capacity)."""
+        ...
+
+    async def count_on_server(self, server_id: int) -> int:
+        """Accounts on ``server_id`` that are not revoked (its load against capacity)."""
         ...
 
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:

@@ -125,6 +125,12 @@ class SqlServerRepository:
             query = query.where(vpn_servers.c.active.is_(True))
         return [_server(r) for r in await self._c.execute(query)]
 
+    async def lock(self, server_id: int) -> Server | None:
+        # FOR UPDATE on Postgres; SQLAlchemy drops it on SQLite, whose write transactions are BEGIN IMMEDIATE.
+        query = sa.select(vpn_servers).where(vpn_servers.c.id == server_id).with_for_update()
+        row = (await self._c.execute(query)).first()
+        return _server(row) if row else None
+
 
 _USAGE_FIELDS = ("used_upload", "used_download", "panel_upload", "panel_download", "status", "expires_at",
                  "usage_synced_at", "updated_at")
@@ -252,6 +258,11 @@ class SqlVpnAccountRepository:
         query = (sa.select(vpn_accounts.c.server_id, sa.func.count())
                  .where(vpn_accounts.c.status != AccountStatus.REVOKED.value).group_by(vpn_accounts.c.server_id))
         return {int(server_id): int(n) for server_id, n in await self._c.execute(query)}
+
+    async def count_on_server(self, server_id: int) -> int:
+        query = sa.select(sa.func.count()).where(vpn_accounts.c.server_id == server_id,
+                                                 vpn_accounts.c.status != AccountStatus.REVOKED.value)
+        return int((await self._c.execute(query)).scalar_one())
 
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         query = (sa.select(vpn_accounts).where(
