@@ -97,6 +97,7 @@ from vpnsmm.application.vpn import (
     VpnFulfiller,
     register_vpn_tasks,
 )
+from vpnsmm.application.vpn_prices import ManagePriceLists
 from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.money import Currency
@@ -229,6 +230,7 @@ class Container(containers.DeclarativeContainer):
     sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry)
     enforce_limits = providers.Singleton(EnforceLimits, uow, clock, panel_registry)
     vpn_demo = providers.Singleton(LoadVpnDemo, manage_plans, manage_servers)
+    vpn_price_lists = providers.Singleton(ManagePriceLists, uow, clock)
 
     # SMM: catalogue, orders forwarded to upstream panels, our own Perfect Panel API v2
     smm_cipher = providers.Singleton(FernetSecretCipher, settings.provided.secret_key)

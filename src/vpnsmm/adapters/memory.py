@@ -21,6 +21,7 @@ from vpnsmm.adapters.memory_ledger import InMemoryLedger
 from vpnsmm.adapters.memory_smm import InMemorySmmCatalogueRepository, InMemorySmmOrderRepository
 from vpnsmm.adapters.memory_vpn import (
     InMemoryPlanRepository,
+    InMemoryPriceListRepository,
     InMemoryServerRepository,
     InMemoryVpnAccountRepository,
 )
@@ -334,6 +335,7 @@ class InMemoryUnitOfWork:
         self.vpn_plans = InMemoryPlanRepository(store)
         self.vpn_servers = InMemoryServerRepository(store)
         self.vpn_accounts = InMemoryVpnAccountRepository(store)
+        self.vpn_prices = InMemoryPriceListRepository(store)
         self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:

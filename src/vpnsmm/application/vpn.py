@@ -42,10 +42,13 @@ from vpnsmm.domain.vpn_sales import (
     Plan,
     Server,
     ServerKind,
+    TrafficReset,
     UsageEvent,
     VpnAccount,
     account_id_of,
+    addon_price,
     check_group,
+    period_price,
     rank_servers,
 )
 
@@ -96,10 +99,12 @@ class PlanDraft:
     active: bool = True
     extra_gb_prices: Mapping[Currency, Money] = field(factory=dict)
     extra_day_prices: Mapping[Currency, Money] = field(factory=dict)
+    traffic_reset: TrafficReset = TrafficReset.NO_RESET  # the quota restarts every day/week/month/year
 
 
 _PLAN_FIELDS = ("name", "prices", "duration_days", "traffic_bytes", "description", "device_limit", "protocol",
-                "server_group", "start_on_first_use", "active", "extra_gb_prices", "extra_day_prices")
+                "server_group", "start_on_first_use", "active", "extra_gb_prices", "extra_day_prices",
+                "traffic_reset")
 
 
 class ManagePlans:
@@ -113,7 +118,8 @@ class ManagePlans:
                     traffic_bytes=draft.traffic_bytes, created_at=self._clock.now(), description=draft.description,
                     device_limit=draft.device_limit, protocol=draft.protocol, server_group=draft.server_group,
                     start_on_first_use=draft.start_on_first_use, active=draft.active,
-                    extra_gb_prices=dict(draft.extra_gb_prices), extra_day_prices=dict(draft.extra_day_prices))
+                    extra_gb_prices=dict(draft.extra_gb_prices), extra_day_prices=dict(draft.extra_day_prices),
+                    traffic_reset=draft.traffic_reset)
         async with self._uow() as uow:
             await uow.vpn_plans.add(plan)
             await audit(uow, actor_id=actor_id, action="vpn.plan_created", target=f"plan:{plan.id}",
@@ -317,7 +323,7 @@ class BuyPlan:
     async def __call__(self, cmd: BuyPlanCommand) -> Purchase:
         async with self._uow(read_only=True) as uow:
             plan = await _plan(uow, cmd.plan_id, active=True)
-        price = plan.price_in(cmd.currency)
+            price = period_price(plan, cmd.currency, await uow.vpn_prices.for_user(cmd.user_id))  # price list first
         group = check_group(cmd.server_group, "server_group") if cmd.server_group else plan.server_group
         item = {"plan_id": plan.id, "server_group": group, "location": (cmd.location or "").strip() or None,
                 "duration_days": plan.duration_days, "traffic_bytes": plan.traffic_bytes}
@@ -338,13 +344,14 @@ class RenewAccount:
         async with self._uow(read_only=True) as uow:
             account = await _account(uow, account_id, user_id)
             plan = await _plan(uow, account.plan_id)
+            price = period_price(plan, currency, await uow.vpn_prices.for_user(user_id))  # same price list as buying
         if account.status is AccountStatus.REVOKED or account.status is AccountStatus.PENDING:
             raise ValidationError(f"a {account.status.value} account cannot be renewed", field="account_id",
                                   code="ACCOUNT_NOT_RENEWABLE")
         item = {"account_id": account.id, "plan_id": plan.id, "duration_days": plan.duration_days,
                 "traffic_bytes": plan.traffic_bytes}
         return await _invoice_and_pay(self._create, self._pay, NewInvoice(
-            user_id=user_id, purpose=InvoicePurpose.VPN_RENEWAL, amount=plan.price_in(currency),
+            user_id=user_id, purpose=InvoicePurpose.VPN_RENEWAL, amount=price,
             description=f"VPN renewal {plan.name} (account {account.id})", item=item,
             idempotency_key=idempotency_key), gateway, email)
 
@@ -360,7 +367,8 @@ class BuyAddOn:
         async with self._uow(read_only=True) as uow:
             account = await _account(uow, account_id, user_id)
             plan = await _plan(uow, account.plan_id)
-        return plan.addon(kind, quantity, currency)
+            entries = await uow.vpn_prices.for_user(user_id)
+        return addon_price(plan, kind, quantity, currency, entries)  # the user's price list discount applies
 
     async def __call__(self, user_id: int, account_id: int, kind: AddOnKind, quantity: int, currency: Currency,
                        gateway: Gateway | None = None, *, idempotency_key: str | None = None,
@@ -750,7 +758,8 @@ class EnforceLimits:
             now = self._clock.now()
             async with self._uow() as uow:
                 due = await uow.vpn_accounts.due_for_check(now, after_id=after, limit=batch)
-                moved = [a for a in due if a.check_expiry(now) or a.needs_push]
+                # a due quota reset (plan traffic_reset) starts a fresh period; push_account zeroes the panel
+                moved = [a for a in due if a.apply_traffic_reset(now) | a.check_expiry(now) or a.needs_push]
                 for account in moved:
                     account.needs_push = True
                     await uow.vpn_accounts.update(account)

@@ -38,6 +38,7 @@ from vpnsmm.application.vpn import (
     SyncUsage,
     VpnAccounts,
 )
+from vpnsmm.application.vpn_prices import ManagePriceLists
 from vpnsmm.config import Settings, load_settings
 from vpnsmm.container import Container, build_container, build_job_runner, start, stop
 
@@ -143,6 +144,10 @@ class App:
     @property
     def enforce_limits(self) -> EnforceLimits:
         return self.container.enforce_limits()
+
+    @property
+    def vpn_price_lists(self) -> ManagePriceLists:
+        return self.container.vpn_price_lists()
 
     @property
     def sync_usage(self) -> SyncUsage:

@@ -23,6 +23,7 @@ from vpnsmm.adapters.sqlalchemy.repositories.ledger import SqlLedger
 from vpnsmm.adapters.sqlalchemy.repositories.smm import SqlSmmCatalogueRepository, SqlSmmOrderRepository
 from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlPlanRepository,
+    SqlPriceListRepository,
     SqlServerRepository,
     SqlVpnAccountRepository,
 )
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     vpn_plans: SqlPlanRepository
     vpn_servers: SqlServerRepository
     vpn_accounts: SqlVpnAccountRepository
+    vpn_prices: SqlPriceListRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
                  now: Callable[[], datetime] | None = None, secret_box: SecretBox | None = None) -> None:
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.vpn_plans = SqlPlanRepository(conn)
         self.vpn_servers = SqlServerRepository(conn)
         self.vpn_accounts = SqlVpnAccountRepository(conn, self._box)
+        self.vpn_prices = SqlPriceListRepository(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

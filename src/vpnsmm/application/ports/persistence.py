@@ -15,7 +15,12 @@ from attrs import frozen
 
 from vpnsmm.application.ports.jobs import JobOutbox
 from vpnsmm.application.ports.ledger import Ledger
-from vpnsmm.application.ports.vpn_store import PlanRepository, ServerRepository, VpnAccountRepository
+from vpnsmm.application.ports.vpn_store import (
+    PlanRepository,
+    PriceListRepository,
+    ServerRepository,
+    VpnAccountRepository,
+)
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, Role, User, UserStatus
 from vpnsmm.domain.smm_orders import (
@@ -328,6 +333,10 @@ class UnitOfWork(Protocol):
 
     @property
     def vpn_accounts(self) -> VpnAccountRepository:
+        ...
+
+    @property
+    def vpn_prices(self) -> PriceListRepository:
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from vpnsmm.application.ports.vpn_panel import VpnPanel
-from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, ServerKind, VpnAccount
+from vpnsmm.domain.vpn_sales import AccountStatus, Plan, PriceListEntry, Server, ServerKind, VpnAccount
 
 
 class PlanRepository(Protocol):
@@ -96,8 +96,23 @@ class VpnAccountRepository(Protocol):
 
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         """Accounts with ``id > after_id`` that need enforcement: active or on hold with ``expires_at <= now``,
-        or flagged ``needs_push`` (an earlier push to the panel failed). Ordered by id."""
+        active or limited with ``next_traffic_reset_at <= now`` (a quota reset is due), or flagged
+        ``needs_push`` (an earlier push to the panel failed). Ordered by id."""
         ...
+
+
+class PriceListRepository(Protocol):
+    """Per-user VPN price lists (a reseller's own prices). At most one entry per (user, plan or every plan)."""
+
+    async def for_user(self, user_id: int) -> Sequence[PriceListEntry]:
+        """The user's entries, the every-plan entry (plan_id None) first, then by plan id."""
+        ...
+
+    async def put(self, entry: PriceListEntry) -> None:
+        """Create or replace the entry for (user_id, plan_id)."""
+        ...
+
+    async def remove(self, user_id: int, plan_id: int | None) -> bool: ...
 
 
 class SecretBox(Protocol):

@@ -14,12 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vpnsmm.adapters.panels.wireguard.store import WireGuardPeer
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
-from vpnsmm.adapters.sqlalchemy.tables import vpn_accounts, vpn_plans, vpn_servers, vpn_wg_peers
+from vpnsmm.adapters.sqlalchemy.tables import vpn_accounts, vpn_plans, vpn_price_lists, vpn_servers, vpn_wg_peers
 from vpnsmm.application.ports.vpn_store import AccountFilter, SecretBox
 from vpnsmm.domain.errors import ConflictError, NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.vpn import ClientLimits
-from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, ServerKind, VpnAccount
+from vpnsmm.domain.vpn_sales import (
+    AccountStatus,
+    Plan,
+    PriceListEntry,
+    Server,
+    ServerKind,
+    TrafficReset,
+    VpnAccount,
+)
 
 register_unique("vpn_servers.name", "name", "SERVER_NAME_TAKEN", "a server with this name exists")
 register_unique("uq_vpn_servers_name", "name", "SERVER_NAME_TAKEN", "a server with this name exists")
@@ -40,7 +48,7 @@ def _plan_values(p: Plan) -> dict[str, Any]:
             "extra_gb_prices": _prices_json(p.extra_gb_prices), "extra_day_prices": _prices_json(p.extra_day_prices),
             "duration_days": p.duration_days, "traffic_bytes": p.traffic_bytes, "device_limit": p.device_limit,
             "protocol": p.protocol, "server_group": p.server_group, "start_on_first_use": p.start_on_first_use,
-            "active": p.active, "created_at": p.created_at}
+            "active": p.active, "created_at": p.created_at, "traffic_reset": p.traffic_reset.value}
 
 
 def _plan(row: Any) -> Plan:
@@ -48,7 +56,7 @@ def _plan(row: Any) -> Plan:
                 extra_gb_prices=_prices(row.extra_gb_prices), extra_day_prices=_prices(row.extra_day_prices),
                 duration_days=row.duration_days, traffic_bytes=row.traffic_bytes, device_limit=row.device_limit,
                 protocol=row.protocol, server_group=row.server_group, start_on_first_use=row.start_on_first_use,
-                active=row.active, created_at=row.created_at)
+                active=row.active, created_at=row.created_at, traffic_reset=TrafficReset(row.traffic_reset))
 
 
 class SqlPlanRepository:
@@ -133,7 +141,7 @@ class SqlServerRepository:
 
 
 _USAGE_FIELDS = ("used_upload", "used_download", "panel_upload", "panel_download", "status", "expires_at",
-                 "usage_synced_at", "updated_at")
+                 "usage_synced_at", "updated_at", "next_traffic_reset_at", "needs_push")
 
 
 #: Marks a config sealed with the SecretBox; rows written before sealing existed are read as they are.
@@ -166,7 +174,8 @@ def _account_values(a: VpnAccount, box: SecretBox | None = None) -> dict[str, An
             "config": seal_config(a.config, box), "subscription_url": a.subscription_url,
             "applied_invoices": list(a.applied_invoices),
             "pending_reset": a.pending_reset, "needs_push": a.needs_push, "usage_synced_at": a.usage_synced_at,
-            "created_at": a.created_at, "updated_at": a.updated_at}
+            "created_at": a.created_at, "updated_at": a.updated_at, "traffic_reset": a.traffic_reset.value,
+            "next_traffic_reset_at": a.next_traffic_reset_at}
 
 
 def _account(row: Any, box: SecretBox | None = None) -> VpnAccount:
@@ -180,10 +189,12 @@ def _account(row: Any, box: SecretBox | None = None) -> VpnAccount:
         links=list(row.links or []), config=open_config(row.config, box), subscription_url=row.subscription_url,
         applied_invoices=[int(i) for i in row.applied_invoices or []], pending_reset=row.pending_reset,
         needs_push=row.needs_push, usage_synced_at=row.usage_synced_at, created_at=row.created_at,
-        updated_at=row.updated_at)
+        updated_at=row.updated_at, traffic_reset=TrafficReset(row.traffic_reset),
+        next_traffic_reset_at=row.next_traffic_reset_at)
 
 
 _LIVE = (AccountStatus.ACTIVE.value, AccountStatus.ON_HOLD.value)
+_RESETTABLE = (AccountStatus.ACTIVE.value, AccountStatus.LIMITED.value)
 
 
 class SqlVpnAccountRepository:
@@ -237,7 +248,8 @@ class SqlVpnAccountRepository:
                 .values({name: sa.bindparam("_" + name) for name in _USAGE_FIELDS}))
         rows = [{"_id": a.id, "_used_upload": a.used_upload, "_used_download": a.used_download,
                  "_panel_upload": a.panel_upload, "_panel_download": a.panel_download, "_status": a.status.value,
-                 "_expires_at": a.expires_at, "_usage_synced_at": a.usage_synced_at, "_updated_at": a.updated_at}
+                 "_expires_at": a.expires_at, "_usage_synced_at": a.usage_synced_at, "_updated_at": a.updated_at,
+                 "_next_traffic_reset_at": a.next_traffic_reset_at, "_needs_push": a.needs_push}
                 for a in accounts]
         await self._c.execute(stmt, rows)
 
@@ -268,9 +280,34 @@ class SqlVpnAccountRepository:
         query = (sa.select(vpn_accounts).where(
             vpn_accounts.c.id > after_id,
             sa.or_(sa.and_(vpn_accounts.c.status.in_(_LIVE), vpn_accounts.c.expires_at <= now),
+                   sa.and_(vpn_accounts.c.status.in_(_RESETTABLE), vpn_accounts.c.next_traffic_reset_at <= now),
                    vpn_accounts.c.needs_push.is_(True)))
             .order_by(vpn_accounts.c.id).limit(limit))
         return [_account(r, self._box) for r in await self._c.execute(query)]
+
+
+class SqlPriceListRepository:
+    """Per-user VPN price lists; ``plan_id`` 0 in the table stands for "every plan" (None in the domain)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def for_user(self, user_id: int) -> Sequence[PriceListEntry]:
+        rows = await self._c.execute(sa.select(vpn_price_lists).where(vpn_price_lists.c.user_id == user_id)
+                                     .order_by(vpn_price_lists.c.plan_id))
+        return [PriceListEntry(user_id=r.user_id, plan_id=r.plan_id or None, discount_bp=r.discount_bp,
+                               prices=_prices(r.prices)) for r in rows]
+
+    async def put(self, entry: PriceListEntry) -> None:
+        await self.remove(entry.user_id, entry.plan_id)
+        await self._c.execute(vpn_price_lists.insert().values(
+            user_id=entry.user_id, plan_id=entry.plan_id or 0, discount_bp=entry.discount_bp,
+            prices=_prices_json(entry.prices)))
+
+    async def remove(self, user_id: int, plan_id: int | None) -> bool:
+        result = await self._c.execute(vpn_price_lists.delete().where(vpn_price_lists.c.user_id == user_id,
+                                                                      vpn_price_lists.c.plan_id == (plan_id or 0)))
+        return bool(result.rowcount)
 
 
 # ------------------------------------------------------------------------------------------ WireGuard peers
