@@ -196,3 +196,48 @@ async def test_fake_panel_accounts_feed_every_format_and_top_ups(http: httpx.Asy
     disabled = await http.post(f"/v1/admin/vpn/accounts/{account_id}/disable", headers=admin)
     assert disabled.json()["status"] == "disabled"
     assert (await http.post(f"/v1/admin/vpn/accounts/{account_id}/disable", headers=auth)).status_code == 403
+
+
+async def test_a_resellers_price_list_over_http(http: httpx.AsyncClient) -> None:
+    admin = await _login(http, "boss", "boss password")
+    server = await http.post("/v1/admin/vpn/servers", headers=admin, json={
+        "kind": "fake", "name": "fake-prices", "address": "fake-prices.e2e.test", "group": "prices"})
+    assert server.status_code == 201, server.text
+    plan = await http.post("/v1/admin/vpn/plans", headers=admin, json={
+        "name": "priced weekly", "prices": {"IRR": "1000000"}, "duration_days": 30, "traffic_gb": 5,
+        "server_group": "prices", "extra_gb_prices": {"IRR": "40000"}, "traffic_reset": "week"})
+    assert plan.status_code == 201, plan.text
+    assert plan.json()["traffic_reset"] == "week"
+    plan_id = plan.json()["id"]
+    bad_reset = await http.post("/v1/admin/vpn/plans", headers=admin, json={
+        "name": "bad", "prices": {"IRR": "1"}, "duration_days": 30, "traffic_reset": "hourly"})
+    assert bad_reset.status_code == 400 and "traffic_reset" in bad_reset.text
+    reseller = await _customer(http, admin, "price-reseller")
+    me = (await http.get("/v1/me", headers=reseller)).json()
+    url = f"/v1/admin/vpn/price-lists/{me['id']}"
+    for body in ({"plan_id": plan_id, "discount_percent": "101"}, {"discount_percent": "abc"},
+                 {"prices": {"IRR": "5"}}, {"plan_id": plan_id, "prices": {"XYZ": "5"}}):
+        refused = await http.put(url, headers=admin, json=body)
+        assert refused.status_code == 400, (body, refused.text)
+    assert (await http.put(url, headers=reseller, json={"discount_percent": "50"})).status_code == 403
+    entry = await http.put(url, headers=admin, json={"plan_id": plan_id, "discount_percent": "12.5",
+                                                     "prices": {"IRR": "800000"}})
+    assert entry.status_code == 200, entry.text
+    assert entry.json()["discount_percent"] == "12.5"
+    quote = (await http.get(f"/v1/vpn/plans/{plan_id}/price", params={"currency": "IRR"}, headers=reseller)).json()
+    assert quote["price"]["amount_minor"] == 800000 and quote["public_price"]["amount_minor"] == 1000000
+    assert quote["extra_gb_price"]["amount_minor"] == 35000  # 40,000 less 12.5 %
+    bought = await http.post("/v1/vpn/purchase", headers=reseller, json={"plan_id": plan_id, "currency": "IRR"})
+    assert bought.status_code == 201, bought.text
+    assert bought.json()["invoice"]["amount"]["amount_minor"] == 800000
+    account_id = bought.json()["account_id"]
+    renewed = await http.post(f"/v1/vpn/accounts/{account_id}/renew", headers=reseller, json={"currency": "IRR"})
+    assert renewed.json()["invoice"]["amount"]["amount_minor"] == 800000
+    topped = await http.post(f"/v1/vpn/accounts/{account_id}/add-traffic", headers=reseller,
+                             json={"gb": 2, "currency": "IRR"})
+    assert topped.json()["invoice"]["amount"]["amount_minor"] == 70000
+    assert [e["plan_id"] for e in (await http.get(url, headers=admin)).json()] == [plan_id]
+    assert (await http.delete(url, headers=admin, params={"plan_id": plan_id})).status_code == 204
+    assert (await http.delete(url, headers=admin, params={"plan_id": plan_id})).status_code == 404
+    walk_in = (await http.get(f"/v1/vpn/plans/{plan_id}/price", params={"currency": "IRR"}, headers=reseller))
+    assert walk_in.json()["price"]["amount_minor"] == 1000000

@@ -25,7 +25,7 @@ USE_CASES = (
     "smm_manage_services", "smm_stats",
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
-    "admin_accounts", "sync_usage", "enforce_limits",
+    "admin_accounts", "sync_usage", "enforce_limits", "vpn_price_lists",
 )
 
 
