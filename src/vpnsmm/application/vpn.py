@@ -100,11 +100,12 @@ class PlanDraft:
     extra_gb_prices: Mapping[Currency, Money] = field(factory=dict)
     extra_day_prices: Mapping[Currency, Money] = field(factory=dict)
     traffic_reset: TrafficReset = TrafficReset.NO_RESET  # the quota restarts every day/week/month/year
+    transport: str = "any"
 
 
 _PLAN_FIELDS = ("name", "prices", "duration_days", "traffic_bytes", "description", "device_limit", "protocol",
                 "server_group", "start_on_first_use", "active", "extra_gb_prices", "extra_day_prices",
-                "traffic_reset")
+                "traffic_reset", "transport")
 
 
 class ManagePlans:
@@ -119,7 +120,7 @@ class ManagePlans:
                     device_limit=draft.device_limit, protocol=draft.protocol, server_group=draft.server_group,
                     start_on_first_use=draft.start_on_first_use, active=draft.active,
                     extra_gb_prices=dict(draft.extra_gb_prices), extra_day_prices=dict(draft.extra_day_prices),
-                    traffic_reset=draft.traffic_reset)
+                    traffic_reset=draft.traffic_reset, transport=draft.transport)
         async with self._uow() as uow:
             await uow.vpn_plans.add(plan)
             await audit(uow, actor_id=actor_id, action="vpn.plan_created", target=f"plan:{plan.id}",

@@ -36,6 +36,7 @@ DAYS_LEFT_THRESHOLDS = (3, 1)
 _NAME = re.compile(r"^[\w .:+()/-]{1,64}$")
 _GROUP = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 PROTOCOLS = ("vless", "vmess", "trojan", "wireguard", "any")
+TRANSPORTS = ("any", "tcp", "ws", "grpc", "httpupgrade", "xhttp", "udp")
 
 
 class ServerKind(StrEnum):
@@ -136,6 +137,7 @@ class Plan:
     start_on_first_use: bool = False
     active: bool = True
     traffic_reset: TrafficReset = TrafficReset.NO_RESET
+    transport: str = "any"  # a label like protocol: tcp, ws, grpc, ... (the server's inbound decides)
     extra_gb_prices: dict[Currency, Money] = field(factory=dict)  # price of 1 GiB add-on
     extra_day_prices: dict[Currency, Money] = field(factory=dict)  # price of 1 day add-on
     id: int = 0
@@ -159,6 +161,8 @@ class Plan:
         _positive(self.device_limit, "device_limit", optional=True)
         if self.protocol not in PROTOCOLS:
             raise ValidationError(f"protocol must be one of {', '.join(PROTOCOLS)}", field="protocol")
+        if self.transport not in TRANSPORTS:
+            raise ValidationError(f"transport must be one of {', '.join(TRANSPORTS)}", field="transport")
         self.server_group = check_group(self.server_group, "server_group")
         try:
             self.traffic_reset = TrafficReset(self.traffic_reset)

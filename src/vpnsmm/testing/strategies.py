@@ -17,7 +17,7 @@ from vpnsmm.domain.money import MAX_AMOUNT, Currency, ExchangeRate, Money
 from vpnsmm.domain.smm import ExactAmount, OrderStatus, ServiceType, refund_for
 from vpnsmm.domain.smm_orders import Service, SmmOrder
 from vpnsmm.domain.vpn import CLIENT_KEY_PATTERN, ClientLimits, ClientSpec
-from vpnsmm.domain.vpn_sales import PROTOCOLS, Plan
+from vpnsmm.domain.vpn_sales import PROTOCOLS, TRANSPORTS, Plan, TrafficReset
 
 
 def currencies() -> st.SearchStrategy[Currency]:
@@ -144,7 +144,8 @@ def plan_drafts(draw: st.DrawFn, *, currencies: Sequence[Currency] | None = None
         protocol=draw(st.sampled_from(list(PROTOCOLS))), server_group=draw(_GROUPS),
         start_on_first_use=draw(st.booleans()), active=draw(st.booleans()),
         extra_gb_prices=draw(_price_lists(currencies, min_size=0)),
-        extra_day_prices=draw(_price_lists(currencies, min_size=0)))
+        extra_day_prices=draw(_price_lists(currencies, min_size=0)),
+        traffic_reset=draw(st.sampled_from(list(TrafficReset))), transport=draw(st.sampled_from(list(TRANSPORTS))))
 
 
 def plans(*, currencies: Sequence[Currency] | None = None) -> st.SearchStrategy[Plan]:
@@ -153,7 +154,8 @@ def plans(*, currencies: Sequence[Currency] | None = None) -> st.SearchStrategy[
         name=d.name, prices=dict(d.prices), duration_days=d.duration_days, traffic_bytes=d.traffic_bytes,
         created_at=at, description=d.description, device_limit=d.device_limit, protocol=d.protocol,
         server_group=d.server_group, start_on_first_use=d.start_on_first_use, active=d.active,
-        extra_gb_prices=dict(d.extra_gb_prices), extra_day_prices=dict(d.extra_day_prices)),
+        extra_gb_prices=dict(d.extra_gb_prices), extra_day_prices=dict(d.extra_day_prices),
+        traffic_reset=d.traffic_reset, transport=d.transport),
         plan_drafts(currencies=currencies), _INSTANTS)
 
 
@@ -169,6 +171,8 @@ def invalid_plan_changes() -> st.SearchStrategy[dict[str, object]]:
         st.fixed_dictionaries({"prices": st.just({})}),
         st.fixed_dictionaries({"prices": currencies().map(lambda c: {c: Money(0, c)})}),
         st.fixed_dictionaries({"description": st.text(min_size=501, max_size=600)}),
+        st.fixed_dictionaries({"traffic_reset": st.sampled_from(["hourly", "", "MONTH", "fortnight"])}),
+        st.fixed_dictionaries({"transport": st.sampled_from(["quic", "", "WS", "kcp"])}),
     )
 
 

@@ -92,9 +92,10 @@ async def test_price_lists_refuse_bad_entries(world: VpnWorld) -> None:
 
 async def test_a_weekly_traffic_reset_restarts_the_quota_and_zeroes_the_panel(world: VpnWorld) -> None:
     plan = await world.plans.create(PlanDraft(name="Weekly 1 GiB", prices={IRR: Money(1_000, IRR)}, duration_days=30,
-                                              traffic_bytes=GIB, traffic_reset=TrafficReset.WEEK))
+                                              traffic_bytes=GIB, traffic_reset=TrafficReset.WEEK, transport="ws"))
     assert plan.traffic_reset is TrafficReset.WEEK
-    assert (await world.plans.get(plan.id)).traffic_reset is TrafficReset.WEEK
+    stored = await world.plans.get(plan.id)
+    assert (stored.traffic_reset, stored.transport) == (TrafficReset.WEEK, "ws")
     server = await world.fake_server()
     user = await world.user("weekly")
     account = await world.account_of(await world.buy_with_wallet(user, plan))
@@ -128,6 +129,9 @@ async def test_plans_refuse_an_unknown_reset_strategy(world: VpnWorld) -> None:
         await world.plans.create(PlanDraft(name="Bad", prices={IRR: Money(1, IRR)}, duration_days=30,
                                            traffic_reset="fortnight"))  # type: ignore[arg-type]
     assert refused.value.field == "traffic_reset"
+    with pytest.raises(ValidationError) as bad_transport:
+        await world.plans.create(PlanDraft(name="Bad", prices={IRR: Money(1, IRR)}, duration_days=30, transport="kcp"))
+    assert bad_transport.value.field == "transport"
 
 
 async def test_first_use_starts_the_clock_and_pushes_the_expiry_to_the_panel(world: VpnWorld) -> None:

@@ -326,6 +326,7 @@ vpn_plans = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("traffic_reset", sa.String(8), nullable=False, server_default="no_reset"),
+    sa.Column("transport", sa.String(16), nullable=False, server_default="any"),
 )
 
 vpn_servers = sa.Table(

@@ -49,6 +49,7 @@ class PlanOut(Struct):
     extra_gb_prices: list[MoneyOut]
     extra_day_prices: list[MoneyOut]
     traffic_reset: str  # no_reset | day | week | month | year: how often the quota starts afresh
+    transport: str
 
     @classmethod
     def of(cls, p: Plan) -> PlanOut:
@@ -56,7 +57,8 @@ class PlanOut(Struct):
                    duration_days=p.duration_days, traffic_bytes=p.traffic_bytes, device_limit=p.device_limit,
                    protocol=p.protocol, server_group=p.server_group, start_on_first_use=p.start_on_first_use,
                    active=p.active, extra_gb_prices=_prices_out(p.extra_gb_prices),
-                   extra_day_prices=_prices_out(p.extra_day_prices), traffic_reset=p.traffic_reset.value)
+                   extra_day_prices=_prices_out(p.extra_day_prices), traffic_reset=p.traffic_reset.value,
+                   transport=p.transport)
 
 
 class PlanIn(In):
@@ -73,6 +75,7 @@ class PlanIn(In):
     extra_gb_prices: Prices | None = None
     extra_day_prices: Prices | None = None
     traffic_reset: Annotated[str, Meta(max_length=16)] = "no_reset"
+    transport: Annotated[str, Meta(max_length=16)] = "any"
 
 
 class PlanPatchIn(In):
@@ -88,6 +91,7 @@ class PlanPatchIn(In):
     extra_gb_prices: Prices | None = None
     extra_day_prices: Prices | None = None
     traffic_reset: Annotated[str, Meta(max_length=16)] | None = None
+    transport: Annotated[str, Meta(max_length=16)] | None = None
 
 
 class PriceListIn(In):

@@ -48,7 +48,8 @@ def _plan_values(p: Plan) -> dict[str, Any]:
             "extra_gb_prices": _prices_json(p.extra_gb_prices), "extra_day_prices": _prices_json(p.extra_day_prices),
             "duration_days": p.duration_days, "traffic_bytes": p.traffic_bytes, "device_limit": p.device_limit,
             "protocol": p.protocol, "server_group": p.server_group, "start_on_first_use": p.start_on_first_use,
-            "active": p.active, "created_at": p.created_at, "traffic_reset": p.traffic_reset.value}
+            "active": p.active, "created_at": p.created_at, "traffic_reset": p.traffic_reset.value,
+            "transport": p.transport}
 
 
 def _plan(row: Any) -> Plan:
@@ -56,7 +57,8 @@ def _plan(row: Any) -> Plan:
                 extra_gb_prices=_prices(row.extra_gb_prices), extra_day_prices=_prices(row.extra_day_prices),
                 duration_days=row.duration_days, traffic_bytes=row.traffic_bytes, device_limit=row.device_limit,
                 protocol=row.protocol, server_group=row.server_group, start_on_first_use=row.start_on_first_use,
-                active=row.active, created_at=row.created_at, traffic_reset=TrafficReset(row.traffic_reset))
+                active=row.active, created_at=row.created_at, traffic_reset=TrafficReset(row.traffic_reset),
+                transport=row.transport)
 
 
 class SqlPlanRepository:

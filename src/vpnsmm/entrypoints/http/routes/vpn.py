@@ -183,7 +183,7 @@ class VpnController(Controller):
 def _plan_changes(data: PlanPatchIn) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in ("name", "duration_days", "description", "device_limit", "server_group", "start_on_first_use",
-                 "active", "traffic_reset"):
+                 "active", "traffic_reset", "transport"):
         value = getattr(data, name)
         if value is not None:
             changes[name] = value
@@ -272,7 +272,7 @@ class AdminVpnController(Controller):
             device_limit=data.device_limit, protocol=data.protocol, server_group=data.server_group,
             start_on_first_use=data.start_on_first_use, active=data.active,
             extra_gb_prices=parse_prices(data.extra_gb_prices), extra_day_prices=parse_prices(data.extra_day_prices),
-            traffic_reset=data.traffic_reset),  # type: ignore[arg-type]  # the domain checks the name
+            traffic_reset=data.traffic_reset, transport=data.transport),  # type: ignore[arg-type]  # domain checks
             actor_id=admin.user_id)
         return PlanOut.of(plan)
 

@@ -1,4 +1,4 @@
-"""vpn: per-user price lists (resellers), plan traffic reset strategy
+"""vpn: per-user price lists (resellers), plan traffic reset strategy and transport label
 
 Revision ID: 0009
 Revises: 0005
@@ -20,6 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("vpn_plans", sa.Column("traffic_reset", sa.String(8), nullable=False, server_default="no_reset"))
+    op.add_column("vpn_plans", sa.Column("transport", sa.String(16), nullable=False, server_default="any"))
     op.add_column("vpn_accounts", sa.Column("traffic_reset", sa.String(8), nullable=False,
                                             server_default="no_reset"))
     op.add_column("vpn_accounts", sa.Column("next_traffic_reset_at", UtcDateTime, nullable=True))
@@ -45,4 +46,5 @@ def downgrade() -> None:
         batch.drop_column("next_traffic_reset_at")
         batch.drop_column("traffic_reset")
     with op.batch_alter_table("vpn_plans") as batch:
+        batch.drop_column("transport")
         batch.drop_column("traffic_reset")
