@@ -67,6 +67,9 @@ class Settings:
     card_number: str = ""  # card-to-card: the card customers transfer to
     card_holder: str = ""
     card_bank: str = ""
+    # vpn: readings that raise usage events (percent of the period quota; days left before expiry)
+    vpn_traffic_thresholds: tuple[int, ...] = (80, 100)
+    vpn_days_left_thresholds: tuple[int, ...] = (3, 1)
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -217,6 +220,19 @@ def _card(raw: object) -> str:
     return value
 
 
+def _ints_in(low: int, high: int) -> Any:
+    def parse(raw: object) -> tuple[int, ...]:
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        try:
+            values = tuple(int(str(i).strip()) for i in items if str(i).strip())
+        except ValueError:
+            raise ValueError("expected comma-separated whole numbers, e.g. 80,100") from None
+        if not values or any(not low <= v <= high for v in values):
+            raise ValueError(f"expected comma-separated whole numbers in {low}..{high}")
+        return values
+    return parse
+
+
 _FIELDS: dict[str, tuple[str, Any]] = {
     "DATABASE_URL": ("database_url", _db_url),
     "SECRET_KEY": ("secret_key", _secret),
@@ -252,6 +268,8 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "CARD_NUMBER": ("card_number", lambda raw: _card(raw)),
     "CARD_HOLDER": ("card_holder", _str),
     "CARD_BANK": ("card_bank", _str),
+    "VPN_TRAFFIC_THRESHOLDS": ("vpn_traffic_thresholds", _ints_in(1, 100)),
+    "VPN_DAYS_LEFT_THRESHOLDS": ("vpn_days_left_thresholds", _ints_in(1, 3660)),
 }
 
 

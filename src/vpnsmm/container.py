@@ -102,6 +102,7 @@ from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.payments import CardAccount
+from vpnsmm.domain.vpn_sales import UsageThresholds
 
 
 def _engine(settings: Settings) -> AsyncEngine:
@@ -145,6 +146,11 @@ def _shop_currency(settings: Settings) -> Currency:
 
 def _event_bus(settings: Settings) -> InMemoryEventBus | RedisEventBus:
     return RedisEventBus.from_url(settings.redis_url) if settings.redis_url else InMemoryEventBus()
+
+
+def _usage_thresholds(settings: Settings) -> UsageThresholds:
+    return UsageThresholds(traffic_percent=settings.vpn_traffic_thresholds,
+                           days_left=settings.vpn_days_left_thresholds)
 
 
 def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock,
@@ -227,7 +233,8 @@ class Container(containers.DeclarativeContainer):
     vpn_accounts = providers.Singleton(VpnAccounts, uow, settings.provided.effective_public_url)
     revoke_account = providers.Singleton(RevokeAccount, uow, clock, panel_registry)
     admin_accounts = providers.Singleton(AdminAccounts, uow, clock, panel_registry)
-    sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry)
+    sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry,
+                                     providers.Factory(_usage_thresholds, settings))
     enforce_limits = providers.Singleton(EnforceLimits, uow, clock, panel_registry)
     vpn_demo = providers.Singleton(LoadVpnDemo, manage_plans, manage_servers)
     vpn_price_lists = providers.Singleton(ManagePriceLists, uow, clock)

@@ -44,6 +44,7 @@ from vpnsmm.domain.vpn_sales import (
     ServerKind,
     TrafficReset,
     UsageEvent,
+    UsageThresholds,
     VpnAccount,
     account_id_of,
     addon_price,
@@ -693,8 +694,10 @@ class SyncUsage:
     transaction per page (none open while the panel is read). Returns what changed and the threshold
     events crossed (traffic percent, days left)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, panels: PanelDirectory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, panels: PanelDirectory,
+                 thresholds: UsageThresholds | None = None) -> None:
         self._uow, self._clock, self._panels = uow, clock, panels
+        self._thresholds = thresholds  # None: the defaults (80/100 % of the quota, 3/1 days left)
 
     async def __call__(self, server_id: int, *, page_size: int = 500,
                        progress: Any = None) -> SyncReport:
@@ -726,7 +729,7 @@ class SyncUsage:
                 if account.status in (AccountStatus.REVOKED, AccountStatus.PENDING):
                     continue
                 before = (account.used_upload, account.used_download, account.status, account.expires_at)
-                report.events += account.record_usage(snaps[account.id])
+                report.events += account.record_usage(snaps[account.id], self._thresholds)
                 changed.append(account)  # usage_synced_at moves even when nothing else did
                 after = (account.used_upload, account.used_download, account.status, account.expires_at)
                 if before != after:

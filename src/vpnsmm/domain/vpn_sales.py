@@ -315,6 +315,28 @@ class UsageEventKind(StrEnum):
     DAYS_LEFT = "days_left"  # ``threshold`` days or fewer left
 
 
+def _thresholds(low: int, high: int) -> Any:
+    def check(_: object, attribute: Any, value: tuple[int, ...]) -> None:
+        if not value or any(type(v) is not int or not low <= v <= high for v in value):
+            raise ValidationError(f"{attribute.name} must be whole numbers in {low}..{high}", field=attribute.name)
+    return check
+
+
+def _sorted_unique(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(values)))
+
+
+@frozen
+class UsageThresholds:
+    """Which readings raise usage events: percents of the period quota reached, and days left before expiry
+    (configurable: ``VPNSMM_VPN_TRAFFIC_THRESHOLDS``, ``VPNSMM_VPN_DAYS_LEFT_THRESHOLDS``)."""
+
+    traffic_percent: tuple[int, ...] = field(default=TRAFFIC_THRESHOLDS, converter=_sorted_unique,
+                                             validator=_thresholds(1, 100))
+    days_left: tuple[int, ...] = field(default=DAYS_LEFT_THRESHOLDS, converter=_sorted_unique,
+                                       validator=_thresholds(1, 3660))
+
+
 @frozen
 class UsageEvent:
     account_id: int
@@ -517,7 +539,7 @@ class VpnAccount:
         self._recompute(now)
         return self.status is not before
 
-    def record_usage(self, snap: UsageSnapshot) -> list[UsageEvent]:
+    def record_usage(self, snap: UsageSnapshot, thresholds: UsageThresholds | None = None) -> list[UsageEvent]:
         """Fold one panel reading into the lifetime totals (handling counter resets) and return the
         threshold events this reading crossed. Starts the clock of an on-hold account at its first byte."""
         now = snap.observed_at
@@ -540,11 +562,12 @@ class VpnAccount:
         if quota:
             before_pct, after_pct = used_before * 100 // quota, self.period_used_bytes * 100 // quota
             events += [UsageEvent(self.id, self.user_id, UsageEventKind.TRAFFIC, t, after_pct)
-                       for t in TRAFFIC_THRESHOLDS if before_pct < t <= after_pct]
+                       for t in (thresholds.traffic_percent if thresholds else TRAFFIC_THRESHOLDS)
+                       if before_pct < t <= after_pct]
         if self.expires_at is not None:
             left_now = self.expires_at - now
             left_before = self.expires_at - synced_before if synced_before is not None else None
-            for t in sorted(DAYS_LEFT_THRESHOLDS):  # the tightest threshold crossed wins
+            for t in sorted(thresholds.days_left if thresholds else DAYS_LEFT_THRESHOLDS):  # the tightest crossed wins
                 edge = timedelta(days=t)
                 if left_now <= edge and (left_before is None or left_before > edge) and left_now > timedelta(0):
                     events.append(UsageEvent(self.id, self.user_id, UsageEventKind.DAYS_LEFT, t, left_now.days))
