@@ -75,6 +75,9 @@ class Settings:
     webhooks_max_attempts: int = 8  # attempts per delivery, the first included
     webhooks_retry_base_ms: int = 30_000  # first retry after this; doubles each time (capped at 6 h)
     webhooks_timeout_seconds: int = 10  # per attempt
+    # vpn: readings that raise usage events (percent of the period quota; days left before expiry)
+    vpn_traffic_thresholds: tuple[int, ...] = (80, 100)
+    vpn_days_left_thresholds: tuple[int, ...] = (3, 1)
     extra: Mapping[str, str] = field(factory=dict)  # unknown-to-core settings other modules read
 
     @property
@@ -249,6 +252,19 @@ def _dialects(raw: object) -> dict[str, str]:
     return result
 
 
+def _ints_in(low: int, high: int) -> Any:
+    def parse(raw: object) -> tuple[int, ...]:
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        try:
+            values = tuple(int(str(i).strip()) for i in items if str(i).strip())
+        except ValueError:
+            raise ValueError("expected comma-separated whole numbers, e.g. 80,100") from None
+        if not values or any(not low <= v <= high for v in values):
+            raise ValueError(f"expected comma-separated whole numbers in {low}..{high}")
+        return values
+    return parse
+
+
 _FIELDS: dict[str, tuple[str, Any]] = {
     "DATABASE_URL": ("database_url", _db_url),
     "SECRET_KEY": ("secret_key", _secret),
@@ -290,6 +306,8 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "WEBHOOKS_MAX_ATTEMPTS": ("webhooks_max_attempts", _int_in(1, 50)),
     "WEBHOOKS_RETRY_BASE_MS": ("webhooks_retry_base_ms", _int_in(10, 3_600_000)),
     "WEBHOOKS_TIMEOUT_SECONDS": ("webhooks_timeout_seconds", _int_in(1, 120)),
+    "VPN_TRAFFIC_THRESHOLDS": ("vpn_traffic_thresholds", _ints_in(1, 100)),
+    "VPN_DAYS_LEFT_THRESHOLDS": ("vpn_days_left_thresholds", _ints_in(1, 3660)),
 }
 
 

@@ -7,7 +7,7 @@ domain/, application/ or adapters/ imports this module (import-linter checks it)
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from vpnsmm.adapters.events.local import InMemoryEventBus
 from vpnsmm.adapters.events.redis import RedisEventBus
 from vpnsmm.adapters.jobs.runner import JobRunner
 from vpnsmm.adapters.jobs.sql import SqlJobStore
-from vpnsmm.adapters.panels.registry import FernetSecretBox, PanelRegistry
+from vpnsmm.adapters.panels.registry import CustomPanelFactory, FernetSecretBox, PanelRegistry
 from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
 from vpnsmm.adapters.payments.zarinpal import ZarinpalGateway
 from vpnsmm.adapters.ratelimit.stores import InMemoryRateLimitStore, RedisRateLimitStore
@@ -109,11 +109,13 @@ from vpnsmm.application.vpn import (
     register_vpn_tasks,
 )
 from vpnsmm.application.vpn_dialects import LoginByIdentifier, PaymentMethods, VerifyCardPayment, VpnBillingViews
+from vpnsmm.application.vpn_prices import ManagePriceLists
 from vpnsmm.application.webhooks import DeliverWebhook, ManageWebhooks
 from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.payments import CardAccount
+from vpnsmm.domain.vpn_sales import UsageThresholds
 
 
 def _engine(settings: Settings) -> AsyncEngine:
@@ -171,10 +173,16 @@ def _webhook_retry(settings: Settings) -> RetryPolicy:
                        factor=2.0, max_delay=6 * 3600.0)
 
 
-def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock) -> PanelRegistry:
+def _usage_thresholds(settings: Settings) -> UsageThresholds:
+    return UsageThresholds(traffic_percent=settings.vpn_traffic_thresholds,
+                           days_left=settings.vpn_days_left_thresholds)
+
+
+def _panel_registry(engine: AsyncEngine, box: FernetSecretBox, clock: SystemClock,
+                    custom: Mapping[str, CustomPanelFactory] | None = None) -> PanelRegistry:
     # WireGuard peers live in the database (sealed keys); panels are cached per server row.
     return PanelRegistry(box, peer_store_for=lambda server_id: SqlWireGuardPeerStore(engine, server_id, box),
-                         now=clock.now)
+                         now=clock.now, custom=custom)
 
 
 class Container(containers.DeclarativeContainer):
@@ -184,7 +192,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     engine = providers.Singleton(_engine, settings)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)  # seals panel secrets at rest
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine, secret_box=vpn_box)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     access_tokens = providers.Singleton(
         JwtAccessTokens, secret=settings.provided.secret_key,
@@ -216,8 +225,9 @@ class Container(containers.DeclarativeContainer):
     http_client = providers.Singleton(_http_client)
     gateways = providers.Singleton(_gateways, settings, http_client)
     # vpn (fulfiller first: the fulfillers Dict below refers to it)
-    vpn_box = providers.Singleton(FernetSecretBox, settings.provided.secret_key)
-    panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock)
+    # adapter name -> CustomPanelFactory for servers of kind "custom" (library users override this provider)
+    custom_panels: providers.Object[dict[str, CustomPanelFactory]] = providers.Object({})
+    panel_registry = providers.Singleton(_panel_registry, engine, vpn_box, clock, custom_panels)
     vpn_fulfiller = providers.Singleton(VpnFulfiller, uow, clock, panel_registry)
 
     fulfillers = providers.Dict({  # InvoicePurpose -> Fulfiller; VPN and SMM register theirs
@@ -248,7 +258,8 @@ class Container(containers.DeclarativeContainer):
     vpn_accounts = providers.Singleton(VpnAccounts, uow, settings.provided.effective_public_url)
     revoke_account = providers.Singleton(RevokeAccount, uow, clock, panel_registry)
     admin_accounts = providers.Singleton(AdminAccounts, uow, clock, panel_registry)
-    sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry)
+    sync_usage = providers.Singleton(SyncUsage, uow, clock, panel_registry,
+                                     providers.Factory(_usage_thresholds, settings))
     enforce_limits = providers.Singleton(EnforceLimits, uow, clock, panel_registry)
     vpn_demo = providers.Singleton(LoadVpnDemo, manage_plans, manage_servers)
     # the VPN dialects' extra views (v2ray, ru-vpn): no new rules, see application/vpn_dialects.py
@@ -256,6 +267,7 @@ class Container(containers.DeclarativeContainer):
     payment_methods = providers.Singleton(PaymentMethods, gateways)
     verify_card_payment = providers.Singleton(VerifyCardPayment, uow, submit_card_receipt, review_card_payment)
     vpn_billing_views = providers.Singleton(VpnBillingViews, uow)
+    vpn_price_lists = providers.Singleton(ManagePriceLists, uow, clock)
 
     # SMM: catalogue, orders forwarded to upstream panels, our own Perfect Panel API v2
     smm_cipher = providers.Singleton(FernetSecretCipher, settings.provided.secret_key)

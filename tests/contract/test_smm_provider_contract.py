@@ -4,6 +4,9 @@ Every test runs against each implementation:
 * ``perfect_panel`` -- PerfectPanelProvider over HTTP (ASGITransport) against the simulated Perfect Panel app;
 * ``fake`` -- FakeSmmProvider calling the same SimulatedPanel directly.
 Both sit over a fresh SimulatedPanel (``panel``) that the test drives (advance/tick) and inspects.
+
+The port-level guarantees are the packaged suite ``vpnsmm.testing.contracts.SMM_PROVIDER_CHECKS`` (what a
+third-party provider adapter runs too); the tests below it pin the Perfect Panel v2 wire details.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from vpnsmm.application.ports.smm_provider import (
 from vpnsmm.domain.errors import UpstreamRejectedError, UpstreamUnavailableError, ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.smm import ExactAmount, OrderStatus, RefillStatus, ServiceType
+from vpnsmm.testing.contracts import SMM_PROVIDER_CHECKS, Check, ProviderHarness
 
 ProviderFactory = Callable[..., SmmProvider]
 
@@ -60,6 +64,21 @@ def panel() -> SimulatedPanel:
 @pytest.fixture
 def provider(make: ProviderFactory, panel: SimulatedPanel) -> SmmProvider:
     return make(panel)
+
+
+def packaged_harness(provider: SmmProvider, panel: SimulatedPanel) -> ProviderHarness:
+    return ProviderHarness(
+        provider=provider,
+        order=lambda n: AddOrder(service="1", link=f"https://instagram.com/contract-{n}", quantity=100),
+        complete=lambda order_id: panel.advance(order_id, OrderStatus.COMPLETED),
+        unknown_service=AddOrder(service="99", link="https://instagram.com/x", quantity=100),
+        set_outage=lambda down: setattr(panel, "outage", down))
+
+
+@pytest.mark.parametrize("check", list(SMM_PROVIDER_CHECKS.values()), ids=list(SMM_PROVIDER_CHECKS))
+async def test_packaged_smm_provider_contract(provider: SmmProvider, panel: SimulatedPanel,
+                                             check: Check[ProviderHarness]) -> None:
+    await check(packaged_harness(provider, panel))
 
 
 def usd(text: str) -> Money:

@@ -97,3 +97,15 @@ def test_version(data_dir: Path) -> None:
     from vpnsmm import __version__
 
     assert json.loads(vpnsmm(data_dir, "version", "--json").stdout) == {"version": __version__}
+
+
+def test_plans_add_takes_a_traffic_reset_strategy(data_dir: Path) -> None:
+    added = vpnsmm(data_dir, "plans", "add", "CLI weekly", "--price", "1000 IRR", "--traffic-gb", "5",
+                   "--traffic-reset", "week", "--json")
+    assert added.returncode == 0, added.stderr
+    plan = json.loads(added.stdout)
+    assert plan["traffic_reset"] == "week" and plan["traffic_bytes"] == 5 * 1024**3
+    bad = vpnsmm(data_dir, "plans", "add", "CLI bad", "--price", "1000 IRR", "--traffic-reset", "hourly")
+    assert bad.returncode == 2 and "--traffic-reset must be one of" in bad.stderr
+    listed = json.loads(vpnsmm(data_dir, "plans", "list", "--json").stdout)
+    assert [p["name"] for p in listed if p["name"].startswith("CLI")] == ["CLI weekly"]

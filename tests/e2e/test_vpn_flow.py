@@ -49,6 +49,28 @@ async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def qr_matrix(text: str) -> list[list[bool]]:
+    """The modules of the QR code of ``text`` with our settings (border 2), computed independently of the API."""
+    import qrcode
+
+    code = qrcode.QRCode(border=2)
+    code.add_data(text)
+    code.make(fit=True)
+    return [list(row) for row in code.get_matrix()]
+
+
+def qr_modules(png_bytes: bytes, box: int = 8) -> list[list[bool]]:
+    """Decode a PNG (pypng) and sample one pixel per ``box`` x ``box`` module: dark = True."""
+    import png
+
+    width, height, rows, info = png.Reader(bytes=png_bytes).read()
+    pixels = [list(r) for r in rows]
+    channels, white = len(pixels[0]) // width, 2 ** info["bitdepth"] - 1
+    assert width == height and width % box == 0
+    return [[pixels[y * box + box // 2][(x * box + box // 2) * channels] * 2 < white for x in range(width // box)]
+            for y in range(height // box)]
+
+
 async def _login(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
     response = await http.post("/v1/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
@@ -142,6 +164,20 @@ async def test_fake_panel_accounts_feed_every_format_and_top_ups(http: httpx.Asy
     singbox = json.loads((await http.get(path, params={"format": "singbox"})).text)
     assert singbox["outbounds"][1]["type"] == "vless"
 
+    # QR codes: SVG (default) and PNG, of the subscription URL or of one share link; the PNG's modules are exactly
+    # the QR matrix of the text it should carry
+    qr_url = f"/v1/vpn/accounts/{account_id}/qr"
+    png = await http.get(qr_url, params={"format": "png"}, headers=auth)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png", png.text
+    assert qr_modules(png.content) == qr_matrix(config["subscription_url"])
+    link_png = await http.get(qr_url, params={"format": "png", "link": 0}, headers=auth)
+    assert qr_modules(link_png.content) == qr_matrix(config["links"][0])
+    svg = await http.get(qr_url, params={"link": 0}, headers=auth)
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    assert (await http.get(qr_url, params={"format": "gif"}, headers=auth)).status_code == 400
+    assert (await http.get(qr_url, params={"link": 5}, headers=auth)).status_code == 404
+    assert (await http.get(qr_url, params={"link": -1}, headers=auth)).status_code == 400
+
     topped = await http.post(f"/v1/vpn/accounts/{account_id}/add-traffic", headers=auth,
                              json={"gb": 5, "currency": "IRR"})
     assert topped.status_code == 201, topped.text
@@ -160,3 +196,48 @@ async def test_fake_panel_accounts_feed_every_format_and_top_ups(http: httpx.Asy
     disabled = await http.post(f"/v1/admin/vpn/accounts/{account_id}/disable", headers=admin)
     assert disabled.json()["status"] == "disabled"
     assert (await http.post(f"/v1/admin/vpn/accounts/{account_id}/disable", headers=auth)).status_code == 403
+
+
+async def test_a_resellers_price_list_over_http(http: httpx.AsyncClient) -> None:
+    admin = await _login(http, "boss", "boss password")
+    server = await http.post("/v1/admin/vpn/servers", headers=admin, json={
+        "kind": "fake", "name": "fake-prices", "address": "fake-prices.e2e.test", "group": "prices"})
+    assert server.status_code == 201, server.text
+    plan = await http.post("/v1/admin/vpn/plans", headers=admin, json={
+        "name": "priced weekly", "prices": {"IRR": "1000000"}, "duration_days": 30, "traffic_gb": 5,
+        "server_group": "prices", "extra_gb_prices": {"IRR": "40000"}, "traffic_reset": "week"})
+    assert plan.status_code == 201, plan.text
+    assert plan.json()["traffic_reset"] == "week"
+    plan_id = plan.json()["id"]
+    bad_reset = await http.post("/v1/admin/vpn/plans", headers=admin, json={
+        "name": "bad", "prices": {"IRR": "1"}, "duration_days": 30, "traffic_reset": "hourly"})
+    assert bad_reset.status_code == 400 and "traffic_reset" in bad_reset.text
+    reseller = await _customer(http, admin, "price-reseller")
+    me = (await http.get("/v1/me", headers=reseller)).json()
+    url = f"/v1/admin/vpn/price-lists/{me['id']}"
+    for body in ({"plan_id": plan_id, "discount_percent": "101"}, {"discount_percent": "abc"},
+                 {"prices": {"IRR": "5"}}, {"plan_id": plan_id, "prices": {"XYZ": "5"}}):
+        refused = await http.put(url, headers=admin, json=body)
+        assert refused.status_code == 400, (body, refused.text)
+    assert (await http.put(url, headers=reseller, json={"discount_percent": "50"})).status_code == 403
+    entry = await http.put(url, headers=admin, json={"plan_id": plan_id, "discount_percent": "12.5",
+                                                     "prices": {"IRR": "800000"}})
+    assert entry.status_code == 200, entry.text
+    assert entry.json()["discount_percent"] == "12.5"
+    quote = (await http.get(f"/v1/vpn/plans/{plan_id}/price", params={"currency": "IRR"}, headers=reseller)).json()
+    assert quote["price"]["amount_minor"] == 800000 and quote["public_price"]["amount_minor"] == 1000000
+    assert quote["extra_gb_price"]["amount_minor"] == 35000  # 40,000 less 12.5 %
+    bought = await http.post("/v1/vpn/purchase", headers=reseller, json={"plan_id": plan_id, "currency": "IRR"})
+    assert bought.status_code == 201, bought.text
+    assert bought.json()["invoice"]["amount"]["amount_minor"] == 800000
+    account_id = bought.json()["account_id"]
+    renewed = await http.post(f"/v1/vpn/accounts/{account_id}/renew", headers=reseller, json={"currency": "IRR"})
+    assert renewed.json()["invoice"]["amount"]["amount_minor"] == 800000
+    topped = await http.post(f"/v1/vpn/accounts/{account_id}/add-traffic", headers=reseller,
+                             json={"gb": 2, "currency": "IRR"})
+    assert topped.json()["invoice"]["amount"]["amount_minor"] == 70000
+    assert [e["plan_id"] for e in (await http.get(url, headers=admin)).json()] == [plan_id]
+    assert (await http.delete(url, headers=admin, params={"plan_id": plan_id})).status_code == 204
+    assert (await http.delete(url, headers=admin, params={"plan_id": plan_id})).status_code == 404
+    walk_in = (await http.get(f"/v1/vpn/plans/{plan_id}/price", params={"currency": "IRR"}, headers=reseller))
+    assert walk_in.json()["price"]["amount_minor"] == 1000000

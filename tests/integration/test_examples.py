@@ -30,6 +30,22 @@ def test_custom_gateway() -> None:
     assert "balance after paying: 500000 IRR" in run("custom_gateway.py")
 
 
+def test_custom_panel_adapter_passes_the_contract_and_sells_a_plan() -> None:
+    out = run("custom_panel_adapter.py")
+    assert "contract: 15/15 checks passed" in out
+    assert "invoice fulfilled; account 1 active on acme; panel holds ['acc-1']" in out
+    assert "link: vless://" in out and "@acme.example.net:443" in out
+
+
+def test_bulk_renewal_charges_once_and_skips_who_cannot_pay() -> None:
+    out = run("bulk_renewal.py", "12")
+    assert "renewed 11 of 12 accounts; could not pay: [1]" in out
+    assert "second run renewed 0 more; account 2 now expires 30 days later; its owner has 0 IRR left" in out
+
+
+COVERED = {"ledger_history.py", "custom_gateway.py", "custom_panel_adapter.py", "bulk_renewal.py"}
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_is_covered(script: str) -> None:
-    assert script in {"ledger_history.py", "custom_gateway.py"}, f"add a test for examples/{script}"
+    assert script in COVERED, f"add a test for examples/{script}"

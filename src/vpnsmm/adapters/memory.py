@@ -23,6 +23,7 @@ from vpnsmm.adapters.memory_smm import InMemorySmmCatalogueRepository, InMemoryS
 from vpnsmm.adapters.memory_smm_subscriptions import InMemorySmmSubscriptionRepository
 from vpnsmm.adapters.memory_vpn import (
     InMemoryPlanRepository,
+    InMemoryPriceListRepository,
     InMemoryServerRepository,
     InMemoryVpnAccountRepository,
 )
@@ -340,6 +341,7 @@ class InMemoryUnitOfWork:
         self.vpn_accounts = InMemoryVpnAccountRepository(store)
         self.webhooks = InMemoryWebhookRepository(store)
         self.candypanel = InMemoryCandyPanelRepository(store)
+        self.vpn_prices = InMemoryPriceListRepository(store)
         self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from vpnsmm.application.ports.vpn_store import AccountFilter
 from vpnsmm.domain.errors import ConflictError, NotFoundError
-from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, VpnAccount
+from vpnsmm.domain.vpn_sales import AccountStatus, Plan, PriceListEntry, Server, VpnAccount
 
 
 class _Store(Protocol):
@@ -84,6 +84,9 @@ class InMemoryServerRepository:
         return [copy.deepcopy(s) for _, s in sorted(self._t.items())
                 if (group is None or s.group == group) and (s.active or not active_only)]
 
+    async def lock(self, server_id: int) -> Server | None:
+        return await self.get(server_id)  # write units of work are serialised by the store's lock
+
 
 class InMemoryVpnAccountRepository:
     def __init__(self, store: _Store) -> None:
@@ -136,7 +139,7 @@ class InMemoryVpnAccountRepository:
             if stored is None:
                 continue
             for name in ("used_upload", "used_download", "panel_upload", "panel_download", "status", "expires_at",
-                         "usage_synced_at", "updated_at"):
+                         "usage_synced_at", "updated_at", "next_traffic_reset_at", "needs_push"):
                 setattr(stored, name, getattr(account, name))
 
     async def list(self, filter: AccountFilter, *, limit: int, before_id: int | None) -> Sequence[VpnAccount]:
@@ -154,7 +157,31 @@ class InMemoryVpnAccountRepository:
                 loads[account.server_id] = loads.get(account.server_id, 0) + 1
         return loads
 
+    async def count_on_server(self, server_id: int) -> int:
+        return sum(1 for a in self._t.values() if a.server_id == server_id and a.status is not AccountStatus.REVOKED)
+
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         found = [a for _, a in sorted(self._t.items()) if a.id > after_id and (
-            a.needs_push or (a.status.may_connect and a.expires_at is not None and a.expires_at <= now))]
+            a.needs_push or (a.status.may_connect and a.expires_at is not None and a.expires_at <= now)
+            or (a.status in (AccountStatus.ACTIVE, AccountStatus.LIMITED) and a.next_traffic_reset_at is not None
+                and a.next_traffic_reset_at <= now))]
         return [copy.deepcopy(a) for a in found[:limit]]
+
+
+class InMemoryPriceListRepository:
+    def __init__(self, store: _Store) -> None:
+        self._s = store
+
+    @property
+    def _t(self) -> dict[tuple[int, int], PriceListEntry]:
+        table: dict[tuple[int, int], PriceListEntry] = self._s.extensions.setdefault("vpn_price_lists", {})
+        return table
+
+    async def for_user(self, user_id: int) -> Sequence[PriceListEntry]:
+        return [e for (uid, _), e in sorted(self._t.items()) if uid == user_id]
+
+    async def put(self, entry: PriceListEntry) -> None:
+        self._t[(entry.user_id, entry.plan_id or 0)] = entry
+
+    async def remove(self, user_id: int, plan_id: int | None) -> bool:
+        return self._t.pop((user_id, plan_id or 0), None) is not None

@@ -17,14 +17,51 @@ from vpnsmm.application.billing import (
 from vpnsmm.application.identity import Login, Principal, RegisterUser, RegisterUserCommand
 from vpnsmm.application.ports.fulfilment import Fulfiller
 from vpnsmm.application.ports.ledger import Ledger
-from vpnsmm.application.ports.payments import PaymentGateway, WebhookVerifier
+from vpnsmm.application.ports.payments import (
+    PaymentGateway,
+    PaymentStart,
+    StartPayment,
+    VerificationResult,
+    WebhookVerifier,
+)
 from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
-from vpnsmm.application.ports.smm_provider import SmmProvider
+from vpnsmm.application.ports.smm_provider import (
+    AddOrder,
+    CancelAccepted,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderOrderStatus,
+    ProviderOutcomeUnknownError,
+    ProviderRefill,
+    ProviderRejectedError,
+    ProviderService,
+    SmmProvider,
+)
 from vpnsmm.application.ports.system import Clock
-from vpnsmm.application.ports.vpn_panel import VpnPanel
+from vpnsmm.application.ports.vpn_panel import PanelCapabilities, ProvisionedClient, VpnPanel
+from vpnsmm.application.vpn import (
+    AdminAccounts,
+    BuyAddOn,
+    BuyPlan,
+    BuyPlanCommand,
+    ManagePlans,
+    ManageServers,
+    PlanDraft,
+    Purchase,
+    RenewAccount,
+    RevokeAccount,
+    ServerDraft,
+    SyncUsage,
+    VpnAccounts,
+)
 
 __all__ = [
-    "Clock", "ConfirmPayment", "CreateInvoice", "FulfilInvoice", "Fulfiller", "GatewaySet", "Ledger", "Login",
-    "NewInvoice", "PayInvoice", "PaymentGateway", "Principal", "RegisterUser", "RegisterUserCommand",
-    "ReviewCardPayment", "SmmProvider", "UnitOfWork", "UnitOfWorkFactory", "VpnPanel", "Wallets", "WebhookVerifier",
+    "AddOrder", "AdminAccounts", "BuyAddOn", "BuyPlan", "BuyPlanCommand", "CancelAccepted", "Clock", "ConfirmPayment",
+    "CreateInvoice", "FulfilInvoice", "Fulfiller", "GatewaySet", "Ledger", "Login", "ManagePlans", "ManageServers",
+    "NewInvoice", "PanelCapabilities", "PayInvoice", "PaymentGateway", "PaymentStart", "PlanDraft", "Principal",
+    "ProviderError", "ProviderErrorKind", "ProviderOrderStatus", "ProviderOutcomeUnknownError", "ProviderRefill",
+    "ProviderRejectedError", "ProviderService", "ProvisionedClient", "Purchase", "RegisterUser",
+    "RegisterUserCommand", "RenewAccount", "ReviewCardPayment", "RevokeAccount", "ServerDraft", "SmmProvider",
+    "StartPayment", "SyncUsage", "UnitOfWork", "UnitOfWorkFactory", "VerificationResult", "VpnAccounts", "VpnPanel",
+    "Wallets", "WebhookVerifier",
 ]

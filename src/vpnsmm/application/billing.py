@@ -143,8 +143,9 @@ class CreateInvoice:
             if cmd.idempotency_key is not None:
                 existing = await uow.invoices.get_by_idempotency_key(cmd.user_id, cmd.idempotency_key)
                 if existing is not None:
-                    same = (existing.purpose, existing.amount, existing.item) == (
-                        invoice.purpose, invoice.amount, invoice.item)
+                    # "result" is what fulfilment added later: a replay after delivery is still the same request
+                    asked = {k: v for k, v in existing.item.items() if k != "result"}
+                    same = (existing.purpose, existing.amount, asked) == (invoice.purpose, invoice.amount, invoice.item)
                     if not same:
                         raise ConflictError("this idempotency key was used for a different invoice",
                                             code="IDEMPOTENCY_KEY_REUSED", details={"invoice_id": existing.id})

@@ -22,7 +22,7 @@ from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from vpnsmm.application.ports.system import Clock
 from vpnsmm.application.ports.vpn_panel import ProvisionedClient, VpnPanel
 from vpnsmm.application.ports.vpn_store import AccountFilter, PanelDirectory, SecretBox
-from vpnsmm.domain.billing import Gateway, Invoice, InvoicePurpose
+from vpnsmm.domain.billing import Gateway, Invoice, InvoicePurpose, InvoiceStatus
 from vpnsmm.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -42,10 +42,14 @@ from vpnsmm.domain.vpn_sales import (
     Plan,
     Server,
     ServerKind,
+    TrafficReset,
     UsageEvent,
+    UsageThresholds,
     VpnAccount,
     account_id_of,
+    addon_price,
     check_group,
+    period_price,
     rank_servers,
 )
 
@@ -96,10 +100,13 @@ class PlanDraft:
     active: bool = True
     extra_gb_prices: Mapping[Currency, Money] = field(factory=dict)
     extra_day_prices: Mapping[Currency, Money] = field(factory=dict)
+    traffic_reset: TrafficReset = TrafficReset.NO_RESET  # the quota restarts every day/week/month/year
+    transport: str = "any"
 
 
 _PLAN_FIELDS = ("name", "prices", "duration_days", "traffic_bytes", "description", "device_limit", "protocol",
-                "server_group", "start_on_first_use", "active", "extra_gb_prices", "extra_day_prices")
+                "server_group", "start_on_first_use", "active", "extra_gb_prices", "extra_day_prices",
+                "traffic_reset", "transport")
 
 
 class ManagePlans:
@@ -113,7 +120,8 @@ class ManagePlans:
                     traffic_bytes=draft.traffic_bytes, created_at=self._clock.now(), description=draft.description,
                     device_limit=draft.device_limit, protocol=draft.protocol, server_group=draft.server_group,
                     start_on_first_use=draft.start_on_first_use, active=draft.active,
-                    extra_gb_prices=dict(draft.extra_gb_prices), extra_day_prices=dict(draft.extra_day_prices))
+                    extra_gb_prices=dict(draft.extra_gb_prices), extra_day_prices=dict(draft.extra_day_prices),
+                    traffic_reset=draft.traffic_reset, transport=draft.transport)
         async with self._uow() as uow:
             await uow.vpn_plans.add(plan)
             await audit(uow, actor_id=actor_id, action="vpn.plan_created", target=f"plan:{plan.id}",
@@ -282,10 +290,14 @@ class Purchase:
     payment: PaymentInstructions | None
 
 
+_SETTLED = (InvoiceStatus.PAID, InvoiceStatus.FULFILLED, InvoiceStatus.REFUNDED)
+
+
 async def _invoice_and_pay(create: CreateInvoice, pay: PayInvoice, new: NewInvoice, gateway: Gateway | None,
                            email: str | None) -> Purchase:
     invoice = await create(new)
-    if gateway is None:
+    if gateway is None or (new.idempotency_key is not None and invoice.status in _SETTLED):
+        # a replay (same idempotency key) of a purchase already paid: hand back the invoice, never pay twice
         return Purchase(invoice, None)
     instructions = await pay(new.user_id, invoice.id, gateway, customer_email=email)
     return Purchase(instructions.invoice, instructions)
@@ -313,7 +325,7 @@ class BuyPlan:
     async def __call__(self, cmd: BuyPlanCommand) -> Purchase:
         async with self._uow(read_only=True) as uow:
             plan = await _plan(uow, cmd.plan_id, active=True)
-        price = plan.price_in(cmd.currency)
+            price = period_price(plan, cmd.currency, await uow.vpn_prices.for_user(cmd.user_id))  # price list first
         group = check_group(cmd.server_group, "server_group") if cmd.server_group else plan.server_group
         item = {"plan_id": plan.id, "server_group": group, "location": (cmd.location or "").strip() or None,
                 "duration_days": plan.duration_days, "traffic_bytes": plan.traffic_bytes}
@@ -334,13 +346,14 @@ class RenewAccount:
         async with self._uow(read_only=True) as uow:
             account = await _account(uow, account_id, user_id)
             plan = await _plan(uow, account.plan_id)
+            price = period_price(plan, currency, await uow.vpn_prices.for_user(user_id))  # same price list as buying
         if account.status is AccountStatus.REVOKED or account.status is AccountStatus.PENDING:
             raise ValidationError(f"a {account.status.value} account cannot be renewed", field="account_id",
                                   code="ACCOUNT_NOT_RENEWABLE")
         item = {"account_id": account.id, "plan_id": plan.id, "duration_days": plan.duration_days,
                 "traffic_bytes": plan.traffic_bytes}
         return await _invoice_and_pay(self._create, self._pay, NewInvoice(
-            user_id=user_id, purpose=InvoicePurpose.VPN_RENEWAL, amount=plan.price_in(currency),
+            user_id=user_id, purpose=InvoicePurpose.VPN_RENEWAL, amount=price,
             description=f"VPN renewal {plan.name} (account {account.id})", item=item,
             idempotency_key=idempotency_key), gateway, email)
 
@@ -356,7 +369,8 @@ class BuyAddOn:
         async with self._uow(read_only=True) as uow:
             account = await _account(uow, account_id, user_id)
             plan = await _plan(uow, account.plan_id)
-        return plan.addon(kind, quantity, currency)
+            entries = await uow.vpn_prices.for_user(user_id)
+        return addon_price(plan, kind, quantity, currency, entries)  # the user's price list discount applies
 
     async def __call__(self, user_id: int, account_id: int, kind: AddOnKind, quantity: int, currency: Currency,
                        gateway: Gateway | None = None, *, idempotency_key: str | None = None,
@@ -405,12 +419,13 @@ class VpnFulfiller:
             return await self._change(invoice)
         raise ValidationError(f"the VPN fulfiller cannot deliver {invoice.purpose.value}", code="WRONG_FULFILLER")
 
-    async def _choose_server(self, invoice: Invoice, plan: Plan) -> Server:
+    async def _choose_server(self, invoice: Invoice, plan: Plan, full: frozenset[int] = frozenset()) -> Server:
         group = str(invoice.item.get("server_group") or plan.server_group)
         location = invoice.item.get("location")
         async with self._uow(read_only=True) as uow:
             servers = await uow.vpn_servers.list(group=group, active_only=True)
             loads = await uow.vpn_accounts.load_by_server()
+        servers = [s for s in servers if s.id not in full]  # found full under the lock since this was ranked
         ranked = rank_servers(servers, loads, group=group, location=str(location) if location else None)
         if not ranked:
             raise UpstreamRejectedError(f"no server in group {group!r} has room for another account",
@@ -428,12 +443,20 @@ class VpnFulfiller:
         async with self._uow(read_only=True) as uow:
             account = await uow.vpn_accounts.get_by_invoice(invoice.id)
             plan = await _plan(uow, _item_int(invoice, "plan_id"))
-        if account is None:
-            server = await self._choose_server(invoice, plan)
+        full: frozenset[int] = frozenset()
+        while account is None:
+            server = await self._choose_server(invoice, plan, full)
             try:
                 async with self._uow() as uow:
                     account = await uow.vpn_accounts.get_by_invoice(invoice.id)
                     if account is None:
+                        # Capacity is hard: the load is counted again with the server locked, so concurrent
+                        # purchases take turns and the last seat goes to one of them; the others choose again.
+                        locked = await uow.vpn_servers.lock(server.id)
+                        if locked is None or not locked.active or \
+                                await uow.vpn_accounts.count_on_server(server.id) >= locked.capacity:
+                            full |= {server.id}
+                            continue
                         account = VpnAccount.open(user_id=invoice.user_id, plan=plan, server=server,
                                                   now=self._clock.now(), token=new_subscription_token(),
                                                   invoice_id=invoice.id)
@@ -679,8 +702,10 @@ class SyncUsage:
     transaction per page (none open while the panel is read). Returns what changed and the threshold
     events crossed (traffic percent, days left)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, panels: PanelDirectory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, panels: PanelDirectory,
+                 thresholds: UsageThresholds | None = None) -> None:
         self._uow, self._clock, self._panels = uow, clock, panels
+        self._thresholds = thresholds  # None: the defaults (80/100 % of the quota, 3/1 days left)
 
     async def __call__(self, server_id: int, *, page_size: int = 500,
                        progress: Any = None) -> SyncReport:
@@ -712,7 +737,7 @@ class SyncUsage:
                 if account.status in (AccountStatus.REVOKED, AccountStatus.PENDING):
                     continue
                 before = (account.used_upload, account.used_download, account.status, account.expires_at)
-                report.events += account.record_usage(snaps[account.id])
+                report.events += account.record_usage(snaps[account.id], self._thresholds)
                 changed.append(account)  # usage_synced_at moves even when nothing else did
                 after = (account.used_upload, account.used_download, account.status, account.expires_at)
                 if before != after:
@@ -745,7 +770,8 @@ class EnforceLimits:
             now = self._clock.now()
             async with self._uow() as uow:
                 due = await uow.vpn_accounts.due_for_check(now, after_id=after, limit=batch)
-                moved = [a for a in due if a.check_expiry(now) or a.needs_push]
+                # a due quota reset (plan traffic_reset) starts a fresh period; push_account zeroes the panel
+                moved = [a for a in due if a.apply_traffic_reset(now) | a.check_expiry(now) or a.needs_push]
                 for account in moved:
                     account.needs_push = True
                     await uow.vpn_accounts.update(account)

@@ -29,12 +29,18 @@ from vpnsmm.domain.ledger import (
     TransferRequest,
 )
 from vpnsmm.domain.money import Currency, ExchangeRate, Money, Rounding
+from vpnsmm.domain.payments import PaymentOutcome
+from vpnsmm.domain.smm import OrderStatus, ServiceType
+from vpnsmm.domain.vpn import ClientLimits, ClientSpec, ClientStatus, ServerStatus, UsageSnapshot
+from vpnsmm.domain.vpn_sales import AccountStatus, AddOnKind, Plan, Server, ServerKind, VpnAccount
 
 __all__ = [
-    "AccountPurpose", "ApiKeyInfo", "AuthenticationError", "ConflictError", "Currency", "CurrencyMismatchError",
-    "Entry", "ExchangeRate", "Gateway", "InsufficientFundsError", "InvalidTransitionError", "Invoice",
-    "InvoicePurpose", "InvoiceStatus", "LedgerAccount", "Money", "NotFoundError", "Payment", "PaymentStatus",
-    "PermissionDeniedError", "RateLimitedError", "Role", "Rounding", "Transfer", "TransferKind", "TransferRequest",
-    "UpstreamError", "UpstreamRejectedError", "UpstreamUnavailableError", "User", "UserStatus", "ValidationError",
+    "AccountPurpose", "AccountStatus", "AddOnKind", "ApiKeyInfo", "AuthenticationError", "ClientLimits", "ClientSpec",
+    "ClientStatus", "ConflictError", "Currency", "CurrencyMismatchError", "Entry", "ExchangeRate", "Gateway",
+    "InsufficientFundsError", "InvalidTransitionError", "Invoice", "InvoicePurpose", "InvoiceStatus",
+    "LedgerAccount", "Money", "NotFoundError", "OrderStatus", "Payment", "PaymentOutcome", "PaymentStatus",
+    "PermissionDeniedError", "Plan", "RateLimitedError", "Role", "Rounding", "Server", "ServerKind", "ServerStatus",
+    "ServiceType", "Transfer", "TransferKind", "TransferRequest", "UpstreamError", "UpstreamRejectedError",
+    "UpstreamUnavailableError", "UsageSnapshot", "User", "UserStatus", "ValidationError", "VpnAccount",
     "VpnsmmError",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from vpnsmm.domain.errors import InvalidTransitionError, ValidationError
-from vpnsmm.domain.money import Currency, Money
+from vpnsmm.domain.money import Currency, Money, Rounding
 from vpnsmm.domain.vpn import ClientLimits, ClientSpec, UsageSnapshot
 
 GIB = 1024**3
@@ -36,6 +36,7 @@ DAYS_LEFT_THRESHOLDS = (3, 1)
 _NAME = re.compile(r"^[\w .:+()/-]{1,64}$")
 _GROUP = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 PROTOCOLS = ("vless", "vmess", "trojan", "wireguard", "any")
+TRANSPORTS = ("any", "tcp", "ws", "grpc", "httpupgrade", "xhttp", "udp")
 
 
 class ServerKind(StrEnum):
@@ -43,6 +44,7 @@ class ServerKind(StrEnum):
     MARZBAN = "marzban"
     WIREGUARD = "wireguard"
     FAKE = "fake"  # the in-process FakeVpnPanel: demos, benchmarks and tests
+    CUSTOM = "custom"  # a VpnPanel you bring: settings.adapter names it (see PanelRegistry, docs/library.md)
 
 
 class AccountStatus(StrEnum):
@@ -62,6 +64,30 @@ class AccountStatus(StrEnum):
 class AddOnKind(StrEnum):
     TRAFFIC = "traffic"  # extra GiB for the current period
     DAYS = "days"  # extra days
+
+
+class TrafficReset(StrEnum):
+    """How often a plan's traffic quota starts afresh within a paid period (Marzban's strategy names).
+
+    Rolling intervals from the moment the period started (provisioning, first use, renewal), not calendar ones:
+    ``month`` is every 30 days. We reset, not the panel: panels are told ``no_reset`` so their counters and ours
+    never disagree about when a period began.
+    """
+
+    NO_RESET = "no_reset"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+    @property
+    def interval(self) -> timedelta | None:
+        return _RESET_INTERVALS[self]
+
+
+_RESET_INTERVALS = {TrafficReset.NO_RESET: None, TrafficReset.DAY: timedelta(days=1),
+                    TrafficReset.WEEK: timedelta(days=7), TrafficReset.MONTH: timedelta(days=30),
+                    TrafficReset.YEAR: timedelta(days=365)}
 
 
 def _check_name(value: str, what: str) -> str:
@@ -110,6 +136,8 @@ class Plan:
     server_group: str = "default"
     start_on_first_use: bool = False
     active: bool = True
+    traffic_reset: TrafficReset = TrafficReset.NO_RESET
+    transport: str = "any"  # a label like protocol: tcp, ws, grpc, ... (the server's inbound decides)
     extra_gb_prices: dict[Currency, Money] = field(factory=dict)  # price of 1 GiB add-on
     extra_day_prices: dict[Currency, Money] = field(factory=dict)  # price of 1 day add-on
     id: int = 0
@@ -133,7 +161,14 @@ class Plan:
         _positive(self.device_limit, "device_limit", optional=True)
         if self.protocol not in PROTOCOLS:
             raise ValidationError(f"protocol must be one of {', '.join(PROTOCOLS)}", field="protocol")
+        if self.transport not in TRANSPORTS:
+            raise ValidationError(f"transport must be one of {', '.join(TRANSPORTS)}", field="transport")
         self.server_group = check_group(self.server_group, "server_group")
+        try:
+            self.traffic_reset = TrafficReset(self.traffic_reset)
+        except ValueError:
+            raise ValidationError(f"traffic_reset must be one of {', '.join(r.value for r in TrafficReset)}",
+                                  field="traffic_reset") from None
 
     def price_in(self, currency: Currency) -> Money:
         price = self.prices.get(currency)
@@ -223,9 +258,83 @@ def rank_servers(servers: Iterable[Server], loads: Mapping[int, int], *, group: 
     return sorted(eligible, key=lambda s: (loads.get(s.id, 0) / s.weight, s.id))
 
 
+@frozen
+class PriceListEntry:
+    """A reseller's (or any user's) own VPN prices: for one plan (``plan_id``) or every plan (``plan_id`` None).
+
+    ``prices`` replaces the plan's period price in those currencies (purchase and renewal); ``discount_bp``
+    (basis points, 1/100 %) comes off the plan's price otherwise and off every add-on. One plan's entry wins over
+    the every-plan entry. Prices are rounded UP (a discount never gives away a minor unit more).
+    """
+
+    user_id: int
+    plan_id: int | None
+    discount_bp: int = 0
+    prices: Mapping[Currency, Money] = field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.discount_bp) is not int or not 0 <= self.discount_bp <= 10_000:
+            raise ValidationError("discount must be 0-100 %", field="discount")
+        if self.prices and self.plan_id is None:
+            raise ValidationError("custom prices need a plan", field="prices")
+        _prices(self.prices, "prices")
+
+
+def _entry_for(plan: Plan, entries: Iterable[PriceListEntry]) -> PriceListEntry | None:
+    chosen = [e for e in entries if e.plan_id == plan.id] or [e for e in entries if e.plan_id is None]
+    return chosen[0] if chosen else None
+
+
+def _discounted(price: Money, discount_bp: int) -> Money:
+    return price if discount_bp <= 0 else price.scale(10_000 - discount_bp, 10_000, Rounding.UP)
+
+
+def period_price(plan: Plan, currency: Currency, entries: Iterable[PriceListEntry] = ()) -> Money:
+    """What one period of ``plan`` costs this user in ``currency`` (purchase and renewal alike).
+
+    A custom price in the user's price list is sold even where the plan has no public price in that currency.
+    Raises ValidationError (CURRENCY_NOT_OFFERED) when neither has one."""
+    entry = _entry_for(plan, entries)
+    if entry is not None and currency in entry.prices:
+        return entry.prices[currency]
+    return _discounted(plan.price_in(currency), entry.discount_bp if entry else 0)
+
+
+def addon_price(plan: Plan, kind: AddOnKind, quantity: int, currency: Currency,
+                entries: Iterable[PriceListEntry] = ()) -> AddOn:
+    """The add-on as :meth:`Plan.addon` prices it, less the user's discount for this plan."""
+    addon = plan.addon(kind, quantity, currency)
+    entry = _entry_for(plan, entries)
+    if entry is None or entry.discount_bp <= 0:
+        return addon
+    return AddOn(kind=addon.kind, quantity=addon.quantity, price=_discounted(addon.price, entry.discount_bp))
+
+
 class UsageEventKind(StrEnum):
     TRAFFIC = "traffic"  # ``threshold`` percent of the period quota reached
     DAYS_LEFT = "days_left"  # ``threshold`` days or fewer left
+
+
+def _thresholds(low: int, high: int) -> Any:
+    def check(_: object, attribute: Any, value: tuple[int, ...]) -> None:
+        if not value or any(type(v) is not int or not low <= v <= high for v in value):
+            raise ValidationError(f"{attribute.name} must be whole numbers in {low}..{high}", field=attribute.name)
+    return check
+
+
+def _sorted_unique(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(values)))
+
+
+@frozen
+class UsageThresholds:
+    """Which readings raise usage events: percents of the period quota reached, and days left before expiry
+    (configurable: ``VPNSMM_VPN_TRAFFIC_THRESHOLDS``, ``VPNSMM_VPN_DAYS_LEFT_THRESHOLDS``)."""
+
+    traffic_percent: tuple[int, ...] = field(default=TRAFFIC_THRESHOLDS, converter=_sorted_unique,
+                                             validator=_thresholds(1, 100))
+    days_left: tuple[int, ...] = field(default=DAYS_LEFT_THRESHOLDS, converter=_sorted_unique,
+                                       validator=_thresholds(1, 3660))
 
 
 @frozen
@@ -263,6 +372,8 @@ class VpnAccount:
     panel_upload: int = 0  # the panel's counters at our last read
     panel_download: int = 0
     start_on_first_use: bool = False
+    traffic_reset: TrafficReset = TrafficReset.NO_RESET
+    next_traffic_reset_at: datetime | None = None  # when the quota next starts afresh (None: never)
     remote_id: str = ""
     links: list[str] = field(factory=list)
     config: str | None = None
@@ -303,7 +414,8 @@ class VpnAccount:
         """A pending account for ``plan`` on ``server``; the clock starts when it is provisioned."""
         return cls(user_id=user_id, plan_id=plan.id, server_id=server.id, created_at=now, subscription_token=token,
                    duration_days=plan.duration_days, invoice_id=invoice_id, traffic_limit_bytes=plan.traffic_bytes,
-                   device_limit=plan.device_limit, start_on_first_use=plan.start_on_first_use, updated_at=now)
+                   device_limit=plan.device_limit, start_on_first_use=plan.start_on_first_use,
+                   traffic_reset=plan.traffic_reset, updated_at=now)
 
     # -- what the panel should hold -------------------------------------------------------------------
     def limits(self) -> ClientLimits:
@@ -330,6 +442,33 @@ class VpnAccount:
             else:
                 self.expires_at = now + timedelta(days=self.duration_days)
                 self.status = AccountStatus.ACTIVE
+                self._schedule_reset(now)
+
+    def _schedule_reset(self, period_start: datetime) -> None:
+        interval = self.traffic_reset.interval
+        self.next_traffic_reset_at = period_start + interval if interval is not None else None
+
+    def _new_traffic_period(self) -> None:
+        self.period_start_upload, self.period_start_download = self.used_upload, self.used_download
+        self.pending_reset = True
+
+    def apply_traffic_reset(self, now: datetime) -> bool:
+        """Start a fresh quota if the plan's reset interval has passed (at most one reset per call, then the next
+        is scheduled after ``now``). True if it did: the panel's counters must then be zeroed (``pending_reset``)
+        and a LIMITED account may connect again. Expiry is untouched."""
+        due = self.next_traffic_reset_at
+        interval = self.traffic_reset.interval
+        if due is None or interval is None or now < due:
+            return False
+        if self.status not in (AccountStatus.ACTIVE, AccountStatus.LIMITED):
+            return False  # disabled/expired: nothing to reset until it may connect again
+        self._new_traffic_period()
+        while due <= now:
+            due += interval
+        self.next_traffic_reset_at = due
+        self._recompute(now)
+        self.updated_at = now
+        return True
 
     def _recompute(self, now: datetime) -> None:
         if self.status in (AccountStatus.REVOKED, AccountStatus.DISABLED, AccountStatus.PENDING):
@@ -350,8 +489,8 @@ class VpnAccount:
         base = max(now, self.expires_at) if self.expires_at is not None else now
         self.expires_at = base + timedelta(days=days)
         self.traffic_limit_bytes = traffic_bytes
-        self.period_start_upload, self.period_start_download = self.used_upload, self.used_download
-        self.pending_reset = True
+        self._new_traffic_period()
+        self._schedule_reset(now)
         if self.status is AccountStatus.ON_HOLD:
             self.status = AccountStatus.ACTIVE
         self._recompute(now)
@@ -400,7 +539,7 @@ class VpnAccount:
         self._recompute(now)
         return self.status is not before
 
-    def record_usage(self, snap: UsageSnapshot) -> list[UsageEvent]:
+    def record_usage(self, snap: UsageSnapshot, thresholds: UsageThresholds | None = None) -> list[UsageEvent]:
         """Fold one panel reading into the lifetime totals (handling counter resets) and return the
         threshold events this reading crossed. Starts the clock of an on-hold account at its first byte."""
         now = snap.observed_at
@@ -415,17 +554,20 @@ class VpnAccount:
         if self.status is AccountStatus.ON_HOLD and self.expires_at is None and du + dd > 0:
             self.expires_at = now + timedelta(days=self.duration_days)
             self.status = AccountStatus.ACTIVE
+            self._schedule_reset(now)
+            self.needs_push = True  # the panel must learn the expiry that just started (enforcement pushes it)
         self._recompute(now)
         events: list[UsageEvent] = []
         quota = self.traffic_limit_bytes
         if quota:
             before_pct, after_pct = used_before * 100 // quota, self.period_used_bytes * 100 // quota
             events += [UsageEvent(self.id, self.user_id, UsageEventKind.TRAFFIC, t, after_pct)
-                       for t in TRAFFIC_THRESHOLDS if before_pct < t <= after_pct]
+                       for t in (thresholds.traffic_percent if thresholds else TRAFFIC_THRESHOLDS)
+                       if before_pct < t <= after_pct]
         if self.expires_at is not None:
             left_now = self.expires_at - now
             left_before = self.expires_at - synced_before if synced_before is not None else None
-            for t in sorted(DAYS_LEFT_THRESHOLDS):  # the tightest threshold crossed wins
+            for t in sorted(thresholds.days_left if thresholds else DAYS_LEFT_THRESHOLDS):  # the tightest crossed wins
                 edge = timedelta(days=t)
                 if left_now <= edge and (left_before is None or left_before > edge) and left_now > timedelta(0):
                     events.append(UsageEvent(self.id, self.user_id, UsageEventKind.DAYS_LEFT, t, left_now.days))

@@ -26,7 +26,19 @@ from vpnsmm.application.demo import LoadDemoData
 from vpnsmm.application.identity import Authenticate, FindUser, Login, ManageApiKeys, RegisterUser
 from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 from vpnsmm.application.smm import PlaceOrder, SmmCatalogue, SmmOrders, SyncOrders
-from vpnsmm.application.vpn import BuyPlan, ManagePlans, ManageServers, SyncUsage, VpnAccounts
+from vpnsmm.application.vpn import (
+    AdminAccounts,
+    BuyAddOn,
+    BuyPlan,
+    EnforceLimits,
+    ManagePlans,
+    ManageServers,
+    RenewAccount,
+    RevokeAccount,
+    SyncUsage,
+    VpnAccounts,
+)
+from vpnsmm.application.vpn_prices import ManagePriceLists
 from vpnsmm.config import Settings, load_settings
 from vpnsmm.container import Container, build_container, build_job_runner, start, stop
 
@@ -114,6 +126,30 @@ class App:
         return self.container.vpn_accounts()
 
     @property
+    def renew_account(self) -> RenewAccount:
+        return self.container.renew_account()
+
+    @property
+    def buy_addon(self) -> BuyAddOn:
+        return self.container.buy_addon()
+
+    @property
+    def revoke_account(self) -> RevokeAccount:
+        return self.container.revoke_account()
+
+    @property
+    def admin_accounts(self) -> AdminAccounts:
+        return self.container.admin_accounts()
+
+    @property
+    def enforce_limits(self) -> EnforceLimits:
+        return self.container.enforce_limits()
+
+    @property
+    def vpn_price_lists(self) -> ManagePriceLists:
+        return self.container.vpn_price_lists()
+
+    @property
     def sync_usage(self) -> SyncUsage:
         return self.container.sync_usage()
 
@@ -149,8 +185,9 @@ async def open(settings: Settings | None = None, *, overrides: Mapping[str, Any]
     """Build, migrate and start vpnsmm; always stopped (pools and clients closed) when the block exits.
 
     ``settings`` defaults to :func:`vpnsmm.config.load_settings` (``VPNSMM_*`` variables). ``overrides`` maps a
-    container provider name (``"gateways"``, ``"panel_registry"``, ``"smm_providers"``, ``"clock"``, ...) to the
-    object to use instead. Raises ValueError for an unknown provider name and ConfigError for bad settings.
+    container provider name (``"gateways"``, ``"custom_panels"``, ``"panel_registry"``, ``"smm_providers"``,
+    ``"clock"``, ...) to the object to use instead. Raises ValueError for an unknown provider name and
+    ConfigError for bad settings.
     """
     container = build_container(settings if settings is not None else load_settings())
     for name, replacement in (overrides or {}).items():

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from vpnsmm.domain.errors import CurrencyMismatchError, ValidationError
 from vpnsmm.domain.money import MAX_AMOUNT, Currency, ExchangeRate, Money, Rounding
+from vpnsmm.testing import amounts as amounts_of
+from vpnsmm.testing import currencies as every_currency
 
-currencies = st.sampled_from(list(Currency))
+# The same strategies a library user gets from vpnsmm.testing (every supported currency, in-range amounts).
+currencies = every_currency()
 half = MAX_AMOUNT // 2
-amounts = st.integers(-half, half)
+amounts = amounts_of(min_value=-half, max_value=half)
 
 
 @st.composite

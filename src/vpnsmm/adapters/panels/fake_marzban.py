@@ -20,7 +20,7 @@ import re
 import secrets
 import uuid as uuidlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -349,5 +349,39 @@ def create_fake_marzban_app(state: FakeMarzbanState) -> Litestar:
             "outgoing_bandwidth_speed": 0,
         })
 
+    @get("/api/user/{username:str}/usage")
+    async def user_usage(request: Request[Any, Any, Any], username: FromPath[str]) -> Response[Any]:
+        """Per-node usage of one user in ``[start, end]`` (ISO-8601, default the last 30 days). This fake has one
+        node (the master, ``node_id`` null) and attributes the user's current period counter to it."""
+        if denied := authorise(request):
+            return denied
+        user = find(username)
+        if user is None:
+            return _detail(404, "User not found")
+        try:
+            end = datetime.fromisoformat(request.query_params["end"]) if "end" in request.query_params \
+                else state.now()
+            start = datetime.fromisoformat(request.query_params["start"]) if "start" in request.query_params \
+                else end - timedelta(days=30)
+        except ValueError:
+            return _detail(400, "Invalid date range or format")
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=UTC)
+        if start >= end:
+            return _detail(400, "Start date must be before end date")
+        return Response({"username": user["username"],
+                         "usages": [{"node_id": None, "node_name": "Master", "used_traffic": user["used_traffic"]}]})
+
+    @get("/api/inbounds")
+    async def inbounds(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Inbound tags by protocol, as the xray config has them."""
+        if denied := authorise(request):
+            return denied
+        return Response({proto: [{"tag": tag, "protocol": proto, "network": "tcp",
+                                  "tls": "reality" if "REALITY" in tag else "none", "port": state.link_port}
+                                 for tag in tags] for proto, tags in state.inbounds.items()})
+
     return Litestar(route_handlers=[token, add_user, get_user, modify_user, remove_user, reset_user, revoke_sub,
-                                    get_users, system], openapi_config=None, debug=False)
+                                    get_users, system, user_usage, inbounds], openapi_config=None, debug=False)

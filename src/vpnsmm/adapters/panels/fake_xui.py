@@ -73,6 +73,7 @@ class FakeXuiState:
     email_inbound: dict[str, int] = field(factory=dict)  # email lower -> inbound id (global uniqueness)
     sessions: dict[str, dict[str, Any]] = field(factory=dict)  # cookie value -> {"user": bool, "csrf": str}
     request_log: list[tuple[str, str]] = field(factory=list)  # (method, path) of /panel/api calls
+    online: set[str] = field(factory=set)  # emails the 3.x ``clients/onlines`` route reports as connected
     logins: int = 0
     started_at: datetime | None = None
     _next_traffic_id: int = 1
@@ -533,7 +534,26 @@ def create_fake_xui_app(state: FakeXuiState) -> Litestar:
             t["up"] = t["down"] = 0
             return _ok(None, "Traffic has been reset")
 
-        handlers += [list_paged, get_client, traffic, add, update, delete, reset_traffic]
+        @get(f"{cl}/list")
+        async def list_all(request: Request[Any, Any, Any]) -> Response[Any]:
+            """Every client object with its inbounds and counters (what 3.1+ probes and SDKs read)."""
+            if denied := guard(request):
+                return denied
+            rows = []
+            for low, inbound_id in state.email_inbound.items():
+                state.review(low)
+                rows.append({**state.inbounds[inbound_id].clients[low], "inboundIds": [inbound_id],
+                             "traffic": state.traffics[low]})
+            return _ok(rows)
+
+        @post(f"{cl}/onlines", status_code=200)
+        async def onlines(request: Request[Any, Any, Any]) -> Response[Any]:
+            """Emails connected right now: those in ``state.online`` (a test hook; nobody by default)."""
+            if denied := guard(request):
+                return denied
+            return _ok(sorted(e for e in state.online if e.lower() in state.email_inbound))
+
+        handlers += [list_paged, get_client, traffic, add, update, delete, reset_traffic, list_all, onlines]
 
     return Litestar(route_handlers=handlers, exception_handlers={NotFoundException: _not_found_text},
                     openapi_config=None, debug=False)

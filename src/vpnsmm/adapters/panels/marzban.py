@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import msgspec
@@ -49,12 +49,18 @@ _STATUS = {"active": ClientStatus.ACTIVE, "on_hold": ClientStatus.ACTIVE, "disab
            "limited": ClientStatus.LIMITED, "expired": ClientStatus.EXPIRED}
 
 
+# Counters and instants the panel sends are bounded here, so nonsense (a negative quota, an expiry in the year
+# 33658) is "an answer we cannot parse" (UpstreamUnavailableError) instead of a crash or a ValidationError.
+_Bytes = Annotated[int, msgspec.Meta(ge=0)]
+_Epoch = Annotated[int, msgspec.Meta(ge=0, le=253_402_300_799)]  # up to 9999-12-31
+
+
 class _User(msgspec.Struct):
     username: str
     status: str
-    used_traffic: int = 0
-    expire: int | None = None
-    data_limit: int | None = None
+    used_traffic: _Bytes = 0
+    expire: _Epoch | None = None
+    data_limit: _Bytes | None = None
     proxies: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     links: list[str] = msgspec.field(default_factory=list)
     subscription_url: str = ""

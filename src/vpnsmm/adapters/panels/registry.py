@@ -5,7 +5,9 @@ Panels are cached per server and rebuilt when the row changes (``updated_at``, a
 3x-UI and Marzban panels get their own pooled httpx client (base URL = ``server.address``); ``close()``
 closes them. WireGuard peers live in the store ``peer_store_for(server_id)`` returns (SQL in production,
 memory by default); a WireGuard server is render-only unless ``settings.render_only`` is false and the
-``wg`` tool can drive its interface.
+``wg`` tool can drive its interface. A server of kind ``custom`` is built by the factory registered under its
+``settings.adapter`` name (``custom={"acme": factory}``; ``factory(server, credentials)`` returns a VpnPanel),
+which is how a library user plugs in a panel vpnsmm does not ship.
 """
 
 from __future__ import annotations
@@ -90,13 +92,19 @@ def _wg_interface(server_name: str, endpoint: str, settings: Mapping[str, Any], 
         raise ValidationError(f"WireGuard settings of {server_name}: {exc}", field="settings") from exc
 
 
+#: Builds a custom VpnPanel for one server from the row and its opened (plaintext) credentials.
+CustomPanelFactory = Callable[[Server, Mapping[str, Any]], VpnPanel]
+
+
 class PanelRegistry:
     """The PanelDirectory: builds and caches the VpnPanel of each server."""
 
     def __init__(self, box: FernetSecretBox, *, peer_store_for: Callable[[int], WireGuardPeerStore] | None = None,
                  now: Callable[[], datetime] | None = None, timeout: float = 15.0,
-                 transport_for: Callable[[Server], httpx.AsyncBaseTransport | None] | None = None) -> None:
+                 transport_for: Callable[[Server], httpx.AsyncBaseTransport | None] | None = None,
+                 custom: Mapping[str, CustomPanelFactory] | None = None) -> None:
         self._box = box
+        self._custom = dict(custom or {})
         self._memory_peers: dict[int, InMemoryPeerStore] = {}
         self._peer_store_for = peer_store_for or self._memory_store
         self._now = now or (lambda: datetime.now(UTC))
@@ -113,7 +121,13 @@ class PanelRegistry:
     def prepare(self, kind: ServerKind, settings: Mapping[str, Any],
                 credentials: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         settings, credentials = dict(settings), dict(credentials)
-        if kind in (ServerKind.XUI, ServerKind.MARZBAN):
+        if kind is ServerKind.CUSTOM:
+            adapter = _str(settings, "adapter", required=True)
+            if adapter not in self._custom:
+                known = ", ".join(sorted(self._custom)) or "none registered"
+                raise ValidationError(f"no custom panel adapter named {adapter!r} ({known})", field="adapter",
+                                      code="UNKNOWN_PANEL_ADAPTER")
+        elif kind in (ServerKind.XUI, ServerKind.MARZBAN):
             if not credentials.get("api_token"):
                 _str(credentials, "username", required=True)
                 _str(credentials, "password", required=True)
@@ -157,6 +171,12 @@ class PanelRegistry:
             return fake, None
         creds = self._box.open(server.credentials)
         s = server.settings
+        if server.kind is ServerKind.CUSTOM:
+            factory = self._custom.get(str(s.get("adapter", "")))
+            if factory is None:
+                raise ValidationError(f"server {server.name}: no custom panel adapter named {s.get('adapter')!r} "
+                                      "is registered in this process", field="adapter", code="UNKNOWN_PANEL_ADAPTER")
+            return factory(server, creds), None
         if server.kind is ServerKind.WIREGUARD:
             interface = _wg_interface(server.name, server.address, s, str(creds["private_key"]))
             runner = None if s.get("render_only", True) else await detect_runner(interface.name)

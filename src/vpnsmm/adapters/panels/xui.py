@@ -25,7 +25,7 @@ import uuid as uuidlib
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import msgspec
@@ -68,13 +68,19 @@ class _Envelope(msgspec.Struct):
     obj: Any = None
 
 
+# Bounded so that nonsense from the panel is "an answer we cannot parse" (UpstreamUnavailableError), never a
+# crash or a ValidationError blamed on our caller. expiryTime may be negative: a start-on-first-use duration.
+_Bytes = Annotated[int, msgspec.Meta(ge=0)]
+_Millis = Annotated[int, msgspec.Meta(le=253_402_300_799_999)]  # up to 9999-12-31
+
+
 class _Traffic(msgspec.Struct, rename=None):
     email: str
-    up: int = 0
-    down: int = 0
+    up: _Bytes = 0
+    down: _Bytes = 0
     enable: bool = True
-    total: int = 0
-    expiryTime: int = 0
+    total: _Bytes = 0
+    expiryTime: _Millis = 0
     uuid: str = ""
     subId: str = ""
     inboundId: int = 0
@@ -86,9 +92,9 @@ class _Client(msgspec.Struct, omit_defaults=False):
     password: str = ""
     security: str = ""
     flow: str = ""
-    limitIp: int = 0
-    totalGB: int = 0
-    expiryTime: int = 0
+    limitIp: _Bytes = 0
+    totalGB: _Bytes = 0
+    expiryTime: _Millis = 0
     enable: bool = True
     tgId: int = 0
     subId: str = ""
@@ -140,6 +146,19 @@ def _convert(obj: Any, kind: type[Any]) -> Any:
         return msgspec.convert(obj, kind)
     except msgspec.ValidationError as exc:
         raise UpstreamUnavailableError(f"{PANEL}: unexpected payload: {exc}", details={"panel": PANEL}) from exc
+
+
+def _settings_clients(settings: str) -> list[dict[str, Any]]:
+    """The ``clients`` of an inbound's JSON-string settings; UpstreamUnavailableError if they are not objects."""
+    try:
+        decoded = json.loads(settings or "{}")
+    except ValueError as exc:
+        raise UpstreamUnavailableError(f"{PANEL}: inbound settings are not JSON", details={"panel": PANEL}) from exc
+    clients = decoded.get("clients", []) if isinstance(decoded, dict) else None
+    if not isinstance(clients, list) or not all(isinstance(c, dict) for c in clients):
+        raise UpstreamUnavailableError(f"{PANEL}: inbound settings.clients is not a list of objects",
+                                       details={"panel": PANEL})
+    return clients
 
 
 class XuiPanel(VpnPanel):
@@ -302,7 +321,7 @@ class XuiPanel(VpnPanel):
             return got.client, traffic
         inbound: _Inbound = _convert(await self._obj("GET", f"/panel/api/inbounds/get/{self._inbound_id}"),
                                      _Inbound)
-        clients = json.loads(inbound.settings).get("clients", [])
+        clients = _settings_clients(inbound.settings)
         for raw in clients:
             if str(raw.get("email", "")).lower() == key:
                 stats = next((t for t in inbound.clientStats if t.email.lower() == key), None)

@@ -358,6 +358,8 @@ vpn_plans = sa.Table(
     sa.Column("start_on_first_use", sa.Boolean, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("traffic_reset", sa.String(8), nullable=False, server_default="no_reset"),
+    sa.Column("transport", sa.String(16), nullable=False, server_default="any"),
 )
 
 vpn_servers = sa.Table(
@@ -409,12 +411,25 @@ vpn_accounts = sa.Table(
     sa.Column("usage_synced_at", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.Column("traffic_reset", sa.String(8), nullable=False, server_default="no_reset"),
+    sa.Column("next_traffic_reset_at", UtcDateTime, nullable=True),
     sa.Index("ix_vpn_accounts_user_id_id", "user_id", "id"),
     sa.Index("ix_vpn_accounts_server_id_status", "server_id", "status"),
     sa.Index("ix_vpn_accounts_status_expires_at", "status", "expires_at"),
+    sa.Index("ix_vpn_accounts_next_traffic_reset_at", "next_traffic_reset_at"),
 )
 
 # WireGuard peers of the servers we drive ourselves (adapters/sqlalchemy/repositories/vpn.py).
+vpn_price_lists = sa.Table(  # a user's own VPN prices (resellers); plan_id 0 = every plan
+    "vpn_price_lists", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("plan_id", sa.BigInteger, nullable=False),
+    sa.Column("discount_bp", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("prices", sa.JSON, nullable=False),  # {"IRR": 1200000} minor units; replaces the plan's price
+    sa.UniqueConstraint("user_id", "plan_id", name="uq_vpn_price_lists_user_plan"),
+)
+
 vpn_wg_peers = sa.Table(
     "vpn_wg_peers", metadata,
     sa.Column("server_id", BigId, sa.ForeignKey("vpn_servers.id"), primary_key=True),

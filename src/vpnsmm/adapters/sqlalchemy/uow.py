@@ -25,10 +25,12 @@ from vpnsmm.adapters.sqlalchemy.repositories.smm import SqlSmmCatalogueRepositor
 from vpnsmm.adapters.sqlalchemy.repositories.smm_subscriptions import SqlSmmSubscriptionRepository
 from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlPlanRepository,
+    SqlPriceListRepository,
     SqlServerRepository,
     SqlVpnAccountRepository,
 )
 from vpnsmm.adapters.sqlalchemy.repositories.webhooks import SqlWebhookRepository
+from vpnsmm.application.ports.vpn_store import SecretBox
 
 
 class SqlUnitOfWork:
@@ -50,10 +52,12 @@ class SqlUnitOfWork:
     vpn_accounts: SqlVpnAccountRepository
     webhooks: SqlWebhookRepository
     candypanel: SqlCandyPanelRepository
+    vpn_prices: SqlPriceListRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, secret_box: SecretBox | None = None) -> None:
         self._engine, self._read_only, self._now = engine, read_only, now
+        self._box = secret_box
         self._conn: AsyncConnection | None = None
 
     @property
@@ -85,7 +89,8 @@ class SqlUnitOfWork:
         self.smm_subscriptions = SqlSmmSubscriptionRepository(conn)
         self.vpn_plans = SqlPlanRepository(conn)
         self.vpn_servers = SqlServerRepository(conn)
-        self.vpn_accounts = SqlVpnAccountRepository(conn)
+        self.vpn_accounts = SqlVpnAccountRepository(conn, self._box)
+        self.vpn_prices = SqlPriceListRepository(conn)
         self.webhooks = SqlWebhookRepository(conn)
         self.candypanel = SqlCandyPanelRepository(conn)
         return self
@@ -109,11 +114,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None) -> None:
-        self.engine, self._now = engine, now
+    """Units of work on ``engine``. ``secret_box`` seals secrets the business tables cache (the WireGuard client
+    config of a VPN account, which holds its private key); without one they are stored as given."""
+
+    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None,
+                 secret_box: SecretBox | None = None) -> None:
+        self.engine, self._now, self._box = engine, now, secret_box
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, now=self._now)
+        return SqlUnitOfWork(self.engine, read_only=read_only, now=self._now, secret_box=self._box)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -16,7 +16,12 @@ from attrs import frozen
 from vpnsmm.application.ports.jobs import JobOutbox
 from vpnsmm.application.ports.ledger import Ledger
 from vpnsmm.application.ports.smm_subscriptions import SmmSubscriptionRepository
-from vpnsmm.application.ports.vpn_store import PlanRepository, ServerRepository, VpnAccountRepository
+from vpnsmm.application.ports.vpn_store import (
+    PlanRepository,
+    PriceListRepository,
+    ServerRepository,
+    VpnAccountRepository,
+)
 from vpnsmm.application.ports.webhooks import WebhookRepository
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, Role, User, UserStatus
@@ -338,6 +343,10 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository:
+        ...
+
+    @property
+    def vpn_prices(self) -> PriceListRepository:
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from vpnsmm.application.ports.vpn_panel import VpnPanel
-from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, ServerKind, VpnAccount
+from vpnsmm.domain.vpn_sales import AccountStatus, Plan, PriceListEntry, Server, ServerKind, VpnAccount
 
 
 class PlanRepository(Protocol):
@@ -42,6 +42,11 @@ class ServerRepository(Protocol):
 
     async def list(self, *, group: str | None = None, active_only: bool = False) -> Sequence[Server]:
         """Ordered by id."""
+        ...
+
+    async def lock(self, server_id: int) -> Server | None:
+        """The server, locked until the unit of work ends, so two transactions placing accounts on it take turns
+        (Postgres: ``SELECT ... FOR UPDATE``; SQLite and memory write transactions are exclusive already)."""
         ...
 
 
@@ -85,10 +90,29 @@ class VpnAccountRepository(Protocol):
         """server id -> accounts on it that are not revoked (what counts against capacity)."""
         ...
 
+    async def count_on_server(self, server_id: int) -> int:
+        """Accounts on ``server_id`` that are not revoked (its load against capacity)."""
+        ...
+
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         """Accounts with ``id > after_id`` that need enforcement: active or on hold with ``expires_at <= now``,
-        or flagged ``needs_push`` (an earlier push to the panel failed). Ordered by id."""
+        active or limited with ``next_traffic_reset_at <= now`` (a quota reset is due), or flagged
+        ``needs_push`` (an earlier push to the panel failed). Ordered by id."""
         ...
+
+
+class PriceListRepository(Protocol):
+    """Per-user VPN price lists (a reseller's own prices). At most one entry per (user, plan or every plan)."""
+
+    async def for_user(self, user_id: int) -> Sequence[PriceListEntry]:
+        """The user's entries, the every-plan entry (plan_id None) first, then by plan id."""
+        ...
+
+    async def put(self, entry: PriceListEntry) -> None:
+        """Create or replace the entry for (user_id, plan_id)."""
+        ...
+
+    async def remove(self, user_id: int, plan_id: int | None) -> bool: ...
 
 
 class SecretBox(Protocol):

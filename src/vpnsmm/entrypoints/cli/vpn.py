@@ -13,7 +13,7 @@ from vpnsmm.container import Container
 from vpnsmm.domain.errors import ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.vpn import ServerStatus
-from vpnsmm.domain.vpn_sales import GIB, AccountStatus, Plan, ServerKind, VpnAccount
+from vpnsmm.domain.vpn_sales import GIB, AccountStatus, Plan, ServerKind, TrafficReset, VpnAccount
 from vpnsmm.entrypoints.cli.runtime import JsonOption, emit_json, emit_table, fail, out, run
 
 servers_app = typer.Typer(help="VPN servers (panels): add, list, health, usage sync.", no_args_is_help=True)
@@ -136,7 +136,8 @@ def servers_sync(server_id: int = typer.Argument(..., help="Server id."),
 def _plan_dict(p: Plan) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "prices": {c.value: m.format() for c, m in p.prices.items()},
             "duration_days": p.duration_days, "traffic_bytes": p.traffic_bytes, "device_limit": p.device_limit,
-            "server_group": p.server_group, "start_on_first_use": p.start_on_first_use, "active": p.active}
+            "server_group": p.server_group, "start_on_first_use": p.start_on_first_use, "active": p.active,
+            "traffic_reset": p.traffic_reset.value}
 
 
 def _prices(values: list[str]) -> dict[Currency, Money]:
@@ -163,13 +164,19 @@ def plans_add(
     extra_gb_price: list[str] = typer.Option([], help="Price of 1 GiB add-on, repeatable."),
     extra_day_price: list[str] = typer.Option([], help="Price of 1 day add-on, repeatable."),
     description: str = typer.Option(""),
+    traffic_reset: str = typer.Option("no_reset", help="Quota restarts: no_reset, day, week, month or year."),
     as_json: bool = JsonOption,
 ) -> None:
     """Add a plan."""
+    try:
+        reset = TrafficReset(traffic_reset)
+    except ValueError:
+        fail(f"--traffic-reset must be one of {', '.join(r.value for r in TrafficReset)}", 2)
     draft = PlanDraft(name=name, prices=_prices(price), duration_days=days,
                       traffic_bytes=traffic_gb * GIB or None, device_limit=device_limit or None, server_group=group,
                       start_on_first_use=start_on_first_use, description=description,
-                      extra_gb_prices=_prices(extra_gb_price), extra_day_prices=_prices(extra_day_price))
+                      extra_gb_prices=_prices(extra_gb_price), extra_day_prices=_prices(extra_day_price),
+                      traffic_reset=reset)
 
     async def action(c: Container) -> Plan:
         return await c.manage_plans().create(draft)

@@ -25,7 +25,7 @@ USE_CASES = (
     "smm_manage_services", "smm_stats", "smm_subscriptions",
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
-    "admin_accounts", "sync_usage", "enforce_limits",
+    "admin_accounts", "sync_usage", "enforce_limits", "vpn_price_lists",
     # events and webhooks
     "manage_webhooks", "event_subscriptions",
     # vpn dialects (v2ray, ru-vpn)

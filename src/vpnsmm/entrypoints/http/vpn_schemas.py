@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from msgspec import Meta, Struct
 
 from vpnsmm.application.vpn import AccountConfig, Purchase, ServerLoad
+from vpnsmm.application.vpn_prices import PriceQuote
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.vpn import ServerStatus
-from vpnsmm.domain.vpn_sales import Plan, Server, VpnAccount
+from vpnsmm.domain.vpn_sales import Plan, PriceListEntry, Server, VpnAccount
 from vpnsmm.entrypoints.http.money_schemas import CurrencyCode, IdemKey, InvoiceOut, MoneyOut, PayOut
 from vpnsmm.entrypoints.http.schemas import In
 
@@ -47,6 +48,8 @@ class PlanOut(Struct):
     active: bool
     extra_gb_prices: list[MoneyOut]
     extra_day_prices: list[MoneyOut]
+    traffic_reset: str  # no_reset | day | week | month | year: how often the quota starts afresh
+    transport: str
 
     @classmethod
     def of(cls, p: Plan) -> PlanOut:
@@ -54,7 +57,8 @@ class PlanOut(Struct):
                    duration_days=p.duration_days, traffic_bytes=p.traffic_bytes, device_limit=p.device_limit,
                    protocol=p.protocol, server_group=p.server_group, start_on_first_use=p.start_on_first_use,
                    active=p.active, extra_gb_prices=_prices_out(p.extra_gb_prices),
-                   extra_day_prices=_prices_out(p.extra_day_prices))
+                   extra_day_prices=_prices_out(p.extra_day_prices), traffic_reset=p.traffic_reset.value,
+                   transport=p.transport)
 
 
 class PlanIn(In):
@@ -70,6 +74,8 @@ class PlanIn(In):
     active: bool = True
     extra_gb_prices: Prices | None = None
     extra_day_prices: Prices | None = None
+    traffic_reset: Annotated[str, Meta(max_length=16)] = "no_reset"
+    transport: Annotated[str, Meta(max_length=16)] = "any"
 
 
 class PlanPatchIn(In):
@@ -84,6 +90,44 @@ class PlanPatchIn(In):
     active: bool | None = None
     extra_gb_prices: Prices | None = None
     extra_day_prices: Prices | None = None
+    traffic_reset: Annotated[str, Meta(max_length=16)] | None = None
+    transport: Annotated[str, Meta(max_length=16)] | None = None
+
+
+class PriceListIn(In):
+    """One entry of a user's price list: ``plan_id`` null = every plan. ``prices`` replaces that plan's price;
+    ``discount_percent`` (at most 2 decimals) comes off the plan price otherwise and off its add-ons."""
+
+    plan_id: Annotated[int, Meta(ge=1, le=2**62)] | None = None
+    discount_percent: Annotated[str, Meta(max_length=8)] = "0"
+    prices: Prices | None = None
+
+
+class PriceListOut(Struct):
+    user_id: int
+    plan_id: int | None
+    discount_percent: str
+    prices: list[MoneyOut]
+
+    @classmethod
+    def of(cls, e: PriceListEntry) -> PriceListOut:
+        return cls(user_id=e.user_id, plan_id=e.plan_id, discount_percent=f"{e.discount_bp / 100:g}",
+                   prices=_prices_out(dict(e.prices)))
+
+
+class PriceQuoteOut(Struct):
+    plan_id: int
+    price: MoneyOut  # a period: what buying or renewing costs you
+    public_price: MoneyOut | None
+    extra_gb_price: MoneyOut | None  # 1 GiB add-on
+    extra_day_price: MoneyOut | None  # 1 day add-on
+
+    @classmethod
+    def of(cls, q: PriceQuote) -> PriceQuoteOut:
+        return cls(plan_id=q.plan_id, price=MoneyOut.of(q.period),
+                   public_price=MoneyOut.of(q.public_period) if q.public_period else None,
+                   extra_gb_price=MoneyOut.of(q.extra_gb.price) if q.extra_gb else None,
+                   extra_day_price=MoneyOut.of(q.extra_day.price) if q.extra_day else None)
 
 
 class PublicServerOut(Struct):

@@ -14,12 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vpnsmm.adapters.panels.wireguard.store import WireGuardPeer
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
-from vpnsmm.adapters.sqlalchemy.tables import vpn_accounts, vpn_plans, vpn_servers, vpn_wg_peers
+from vpnsmm.adapters.sqlalchemy.tables import vpn_accounts, vpn_plans, vpn_price_lists, vpn_servers, vpn_wg_peers
 from vpnsmm.application.ports.vpn_store import AccountFilter, SecretBox
-from vpnsmm.domain.errors import ConflictError, NotFoundError
+from vpnsmm.domain.errors import ConflictError, NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.vpn import ClientLimits
-from vpnsmm.domain.vpn_sales import AccountStatus, Plan, Server, ServerKind, VpnAccount
+from vpnsmm.domain.vpn_sales import (
+    AccountStatus,
+    Plan,
+    PriceListEntry,
+    Server,
+    ServerKind,
+    TrafficReset,
+    VpnAccount,
+)
 
 register_unique("vpn_servers.name", "name", "SERVER_NAME_TAKEN", "a server with this name exists")
 register_unique("uq_vpn_servers_name", "name", "SERVER_NAME_TAKEN", "a server with this name exists")
@@ -40,7 +48,8 @@ def _plan_values(p: Plan) -> dict[str, Any]:
             "extra_gb_prices": _prices_json(p.extra_gb_prices), "extra_day_prices": _prices_json(p.extra_day_prices),
             "duration_days": p.duration_days, "traffic_bytes": p.traffic_bytes, "device_limit": p.device_limit,
             "protocol": p.protocol, "server_group": p.server_group, "start_on_first_use": p.start_on_first_use,
-            "active": p.active, "created_at": p.created_at}
+            "active": p.active, "created_at": p.created_at, "traffic_reset": p.traffic_reset.value,
+            "transport": p.transport}
 
 
 def _plan(row: Any) -> Plan:
@@ -48,7 +57,8 @@ def _plan(row: Any) -> Plan:
                 extra_gb_prices=_prices(row.extra_gb_prices), extra_day_prices=_prices(row.extra_day_prices),
                 duration_days=row.duration_days, traffic_bytes=row.traffic_bytes, device_limit=row.device_limit,
                 protocol=row.protocol, server_group=row.server_group, start_on_first_use=row.start_on_first_use,
-                active=row.active, created_at=row.created_at)
+                active=row.active, created_at=row.created_at, traffic_reset=TrafficReset(row.traffic_reset),
+                transport=row.transport)
 
 
 class SqlPlanRepository:
@@ -125,12 +135,37 @@ class SqlServerRepository:
             query = query.where(vpn_servers.c.active.is_(True))
         return [_server(r) for r in await self._c.execute(query)]
 
+    async def lock(self, server_id: int) -> Server | None:
+        # FOR UPDATE on Postgres; SQLAlchemy drops it on SQLite, whose write transactions are BEGIN IMMEDIATE.
+        query = sa.select(vpn_servers).where(vpn_servers.c.id == server_id).with_for_update()
+        row = (await self._c.execute(query)).first()
+        return _server(row) if row else None
+
 
 _USAGE_FIELDS = ("used_upload", "used_download", "panel_upload", "panel_download", "status", "expires_at",
-                 "usage_synced_at", "updated_at")
+                 "usage_synced_at", "updated_at", "next_traffic_reset_at", "needs_push")
 
 
-def _account_values(a: VpnAccount) -> dict[str, Any]:
+#: Marks a config sealed with the SecretBox; rows written before sealing existed are read as they are.
+SEALED_PREFIX = "sealed:v1:"
+
+
+def seal_config(config: str | None, box: SecretBox | None) -> str | None:
+    if config is None or box is None:
+        return config
+    return SEALED_PREFIX + box.seal({"config": config})
+
+
+def open_config(stored: str | None, box: SecretBox | None) -> str | None:
+    if stored is None or not stored.startswith(SEALED_PREFIX):
+        return stored
+    if box is None:
+        raise ValidationError("a sealed account config needs the secret key to be read", field="config",
+                              code="CREDENTIALS_UNREADABLE")
+    return str(box.open(stored[len(SEALED_PREFIX):])["config"])
+
+
+def _account_values(a: VpnAccount, box: SecretBox | None = None) -> dict[str, Any]:
     return {"user_id": a.user_id, "plan_id": a.plan_id, "server_id": a.server_id, "invoice_id": a.invoice_id,
             "status": a.status.value, "subscription_token": a.subscription_token, "duration_days": a.duration_days,
             "expires_at": a.expires_at, "traffic_limit_bytes": a.traffic_limit_bytes, "device_limit": a.device_limit,
@@ -138,12 +173,14 @@ def _account_values(a: VpnAccount) -> dict[str, Any]:
             "period_start_upload": a.period_start_upload, "period_start_download": a.period_start_download,
             "panel_upload": a.panel_upload, "panel_download": a.panel_download,
             "start_on_first_use": a.start_on_first_use, "remote_id": a.remote_id, "links": list(a.links),
-            "config": a.config, "subscription_url": a.subscription_url, "applied_invoices": list(a.applied_invoices),
+            "config": seal_config(a.config, box), "subscription_url": a.subscription_url,
+            "applied_invoices": list(a.applied_invoices),
             "pending_reset": a.pending_reset, "needs_push": a.needs_push, "usage_synced_at": a.usage_synced_at,
-            "created_at": a.created_at, "updated_at": a.updated_at}
+            "created_at": a.created_at, "updated_at": a.updated_at, "traffic_reset": a.traffic_reset.value,
+            "next_traffic_reset_at": a.next_traffic_reset_at}
 
 
-def _account(row: Any) -> VpnAccount:
+def _account(row: Any, box: SecretBox | None = None) -> VpnAccount:
     return VpnAccount(
         id=row.id, user_id=row.user_id, plan_id=row.plan_id, server_id=row.server_id, invoice_id=row.invoice_id,
         status=AccountStatus(row.status), subscription_token=row.subscription_token, duration_days=row.duration_days,
@@ -151,29 +188,34 @@ def _account(row: Any) -> VpnAccount:
         used_upload=row.used_upload, used_download=row.used_download, period_start_upload=row.period_start_upload,
         period_start_download=row.period_start_download, panel_upload=row.panel_upload,
         panel_download=row.panel_download, start_on_first_use=row.start_on_first_use, remote_id=row.remote_id,
-        links=list(row.links or []), config=row.config, subscription_url=row.subscription_url,
+        links=list(row.links or []), config=open_config(row.config, box), subscription_url=row.subscription_url,
         applied_invoices=[int(i) for i in row.applied_invoices or []], pending_reset=row.pending_reset,
         needs_push=row.needs_push, usage_synced_at=row.usage_synced_at, created_at=row.created_at,
-        updated_at=row.updated_at)
+        updated_at=row.updated_at, traffic_reset=TrafficReset(row.traffic_reset),
+        next_traffic_reset_at=row.next_traffic_reset_at)
 
 
 _LIVE = (AccountStatus.ACTIVE.value, AccountStatus.ON_HOLD.value)
+_RESETTABLE = (AccountStatus.ACTIVE.value, AccountStatus.LIMITED.value)
 
 
 class SqlVpnAccountRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._c = conn
+    """VPN accounts in SQL. With a SecretBox the cached client config (a WireGuard ``.conf`` holds the private
+    and preshared keys) is sealed at rest, like panel credentials and peer keys."""
+
+    def __init__(self, conn: AsyncConnection, box: SecretBox | None = None) -> None:
+        self._c, self._box = conn, box
 
     async def add(self, account: VpnAccount) -> VpnAccount:
         async with translated():
-            result = await self._c.execute(vpn_accounts.insert().values(**_account_values(account))
+            result = await self._c.execute(vpn_accounts.insert().values(**_account_values(account, self._box))
                                            .returning(vpn_accounts.c.id))
         account.id = int(result.scalar_one())
         return account
 
     async def _one(self, *where: Any) -> VpnAccount | None:
         row = (await self._c.execute(sa.select(vpn_accounts).where(*where))).first()
-        return _account(row) if row else None
+        return _account(row, self._box) if row else None
 
     async def get(self, account_id: int) -> VpnAccount | None:
         return await self._one(vpn_accounts.c.id == account_id)
@@ -192,12 +234,12 @@ class SqlVpnAccountRepository:
             return []
         query = sa.select(vpn_accounts).where(vpn_accounts.c.server_id == server_id,
                                               vpn_accounts.c.id.in_(list(account_ids))).order_by(vpn_accounts.c.id)
-        return [_account(r) for r in await self._c.execute(query)]
+        return [_account(r, self._box) for r in await self._c.execute(query)]
 
     async def update(self, account: VpnAccount) -> None:
         async with translated():
             result = await self._c.execute(vpn_accounts.update().where(vpn_accounts.c.id == account.id)
-                                           .values(**_account_values(account)))
+                                           .values(**_account_values(account, self._box)))
         if result.rowcount == 0:
             raise NotFoundError("VPN account not found", code="ACCOUNT_NOT_FOUND")
 
@@ -208,7 +250,8 @@ class SqlVpnAccountRepository:
                 .values({name: sa.bindparam("_" + name) for name in _USAGE_FIELDS}))
         rows = [{"_id": a.id, "_used_upload": a.used_upload, "_used_download": a.used_download,
                  "_panel_upload": a.panel_upload, "_panel_download": a.panel_download, "_status": a.status.value,
-                 "_expires_at": a.expires_at, "_usage_synced_at": a.usage_synced_at, "_updated_at": a.updated_at}
+                 "_expires_at": a.expires_at, "_usage_synced_at": a.usage_synced_at, "_updated_at": a.updated_at,
+                 "_next_traffic_reset_at": a.next_traffic_reset_at, "_needs_push": a.needs_push}
                 for a in accounts]
         await self._c.execute(stmt, rows)
 
@@ -222,20 +265,51 @@ class SqlVpnAccountRepository:
             query = query.where(vpn_accounts.c.status == filter.status.value)
         if before_id is not None:
             query = query.where(vpn_accounts.c.id < before_id)
-        return [_account(r) for r in await self._c.execute(query.order_by(vpn_accounts.c.id.desc()).limit(limit))]
+        rows = await self._c.execute(query.order_by(vpn_accounts.c.id.desc()).limit(limit))
+        return [_account(r, self._box) for r in rows]
 
     async def load_by_server(self) -> Mapping[int, int]:
         query = (sa.select(vpn_accounts.c.server_id, sa.func.count())
                  .where(vpn_accounts.c.status != AccountStatus.REVOKED.value).group_by(vpn_accounts.c.server_id))
         return {int(server_id): int(n) for server_id, n in await self._c.execute(query)}
 
+    async def count_on_server(self, server_id: int) -> int:
+        query = sa.select(sa.func.count()).where(vpn_accounts.c.server_id == server_id,
+                                                 vpn_accounts.c.status != AccountStatus.REVOKED.value)
+        return int((await self._c.execute(query)).scalar_one())
+
     async def due_for_check(self, now: datetime, *, after_id: int, limit: int) -> Sequence[VpnAccount]:
         query = (sa.select(vpn_accounts).where(
             vpn_accounts.c.id > after_id,
             sa.or_(sa.and_(vpn_accounts.c.status.in_(_LIVE), vpn_accounts.c.expires_at <= now),
+                   sa.and_(vpn_accounts.c.status.in_(_RESETTABLE), vpn_accounts.c.next_traffic_reset_at <= now),
                    vpn_accounts.c.needs_push.is_(True)))
             .order_by(vpn_accounts.c.id).limit(limit))
-        return [_account(r) for r in await self._c.execute(query)]
+        return [_account(r, self._box) for r in await self._c.execute(query)]
+
+
+class SqlPriceListRepository:
+    """Per-user VPN price lists; ``plan_id`` 0 in the table stands for "every plan" (None in the domain)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def for_user(self, user_id: int) -> Sequence[PriceListEntry]:
+        rows = await self._c.execute(sa.select(vpn_price_lists).where(vpn_price_lists.c.user_id == user_id)
+                                     .order_by(vpn_price_lists.c.plan_id))
+        return [PriceListEntry(user_id=r.user_id, plan_id=r.plan_id or None, discount_bp=r.discount_bp,
+                               prices=_prices(r.prices)) for r in rows]
+
+    async def put(self, entry: PriceListEntry) -> None:
+        await self.remove(entry.user_id, entry.plan_id)
+        await self._c.execute(vpn_price_lists.insert().values(
+            user_id=entry.user_id, plan_id=entry.plan_id or 0, discount_bp=entry.discount_bp,
+            prices=_prices_json(entry.prices)))
+
+    async def remove(self, user_id: int, plan_id: int | None) -> bool:
+        result = await self._c.execute(vpn_price_lists.delete().where(vpn_price_lists.c.user_id == user_id,
+                                                                      vpn_price_lists.c.plan_id == (plan_id or 0)))
+        return bool(result.rowcount)
 
 
 # ------------------------------------------------------------------------------------------ WireGuard peers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -24,10 +24,13 @@ from vpnsmm.application.vpn import (
     SyncUsage,
     VpnAccounts,
 )
+from vpnsmm.application.vpn_prices import ManagePriceLists
 from vpnsmm.domain.billing import Gateway
 from vpnsmm.domain.errors import NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency
+from vpnsmm.domain.smm_orders import parse_discount
 from vpnsmm.domain.vpn_sales import GIB, AccountStatus, AddOnKind, ServerKind
+from vpnsmm.entrypoints.http.qr import QR_FORMATS, qr_format, render_qr
 from vpnsmm.entrypoints.http.vpn_schemas import (
     AccountConfigOut,
     AccountOut,
@@ -36,6 +39,9 @@ from vpnsmm.entrypoints.http.vpn_schemas import (
     PlanIn,
     PlanOut,
     PlanPatchIn,
+    PriceListIn,
+    PriceListOut,
+    PriceQuoteOut,
     PublicServerOut,
     PurchaseIn,
     PurchaseOut,
@@ -73,19 +79,6 @@ def _status(raw: str | None) -> AccountStatus | None:
         raise ValidationError(f"unknown status {raw!r}", field="status") from None
 
 
-def _qr_svg(data: str) -> str:
-    try:
-        import qrcode
-        import qrcode.image.svg
-    except ImportError:  # optional dependency: the rest of the API works without it
-        raise NotFoundError("QR codes are not available on this server (install 'qrcode')",
-                            code="QR_UNAVAILABLE") from None
-
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    svg: bytes | str = image.to_string()
-    return svg.decode() if isinstance(svg, bytes) else svg
-
-
 class CatalogueController(Controller):
     path = "/v1"
     tags = ["vpn"]
@@ -115,6 +108,12 @@ class VpnController(Controller):
             idempotency_key=data.idempotency_key, email=data.email or principal.user.email))
         return PurchaseOut.of(purchase)
 
+    @get("/plans/{plan_id:int}/price", operation_id="GetMyVpnPrice")
+    async def my_price(self, plan_id: int, principal: Principal, vpn_price_lists: ManagePriceLists,
+                       currency: Annotated[str, Parameter(max_length=8)]) -> PriceQuoteOut:
+        """What this plan costs you (your price list applied): a period, and one unit of each add-on."""
+        return PriceQuoteOut.of(await vpn_price_lists.quote(principal.user_id, plan_id, Currency.parse(currency)))
+
     @get("/accounts", operation_id="ListVpnAccounts")
     async def accounts(self, principal: Principal, vpn_accounts: VpnAccounts, limit: Limit = 50,
                        before_id: BeforeId = None,
@@ -132,10 +131,20 @@ class VpnController(Controller):
         return AccountConfigOut.of(await vpn_accounts.config(principal.user_id, account_id))
 
     @get("/accounts/{account_id:int}/qr", operation_id="GetVpnAccountQr", media_type="image/svg+xml")
-    async def qr(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts) -> Response[str]:
-        """An SVG QR code of the subscription URL (of the WireGuard config for WireGuard accounts)."""
+    async def qr(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts,
+                 format: Annotated[str | None, Parameter(max_length=8)] = None,
+                 link: Annotated[int | None, Parameter(ge=0, le=100)] = None) -> Response[bytes]:
+        """A QR code (``?format=svg``, the default, or ``png``) of the subscription URL -- of the WireGuard config
+        for WireGuard accounts -- or, with ``?link=N``, of the account's N-th share link (0-based)."""
+        fmt = qr_format(format)
         config = await vpn_accounts.config(principal.user_id, account_id)
-        return Response(_qr_svg(config.config or config.subscription_url), media_type="image/svg+xml")
+        if link is not None:
+            if link >= len(config.links):
+                raise NotFoundError(f"the account has {len(config.links)} share links", code="LINK_NOT_FOUND")
+            data = config.links[link]
+        else:
+            data = config.config or config.subscription_url
+        return Response(render_qr(data, fmt), media_type=QR_FORMATS[fmt], headers={"cache-control": "no-store"})
 
     @get("/accounts/{account_id:int}/usage", operation_id="GetVpnAccountUsage")
     async def usage(self, account_id: int, principal: Principal, vpn_accounts: VpnAccounts) -> UsageOut:
@@ -174,7 +183,7 @@ class VpnController(Controller):
 def _plan_changes(data: PlanPatchIn) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in ("name", "duration_days", "description", "device_limit", "server_group", "start_on_first_use",
-                 "active"):
+                 "active", "traffic_reset", "transport"):
         value = getattr(data, name)
         if value is not None:
             changes[name] = value
@@ -262,7 +271,8 @@ class AdminVpnController(Controller):
             traffic_bytes=data.traffic_gb * GIB if data.traffic_gb else None, description=data.description,
             device_limit=data.device_limit, protocol=data.protocol, server_group=data.server_group,
             start_on_first_use=data.start_on_first_use, active=data.active,
-            extra_gb_prices=parse_prices(data.extra_gb_prices), extra_day_prices=parse_prices(data.extra_day_prices)),
+            extra_gb_prices=parse_prices(data.extra_gb_prices), extra_day_prices=parse_prices(data.extra_day_prices),
+            traffic_reset=data.traffic_reset, transport=data.transport),  # type: ignore[arg-type]  # domain checks
             actor_id=admin.user_id)
         return PlanOut.of(plan)
 
@@ -279,6 +289,27 @@ class AdminVpnController(Controller):
     async def deactivate_plan(self, plan_id: int, admin: Principal, manage_plans: ManagePlans) -> None:
         """Plans are never deleted (accounts refer to them): this takes the plan off sale."""
         await manage_plans.update(plan_id, {"active": False}, actor_id=admin.user_id)
+
+    # -- price lists (resellers) -----------------------------------------------------------------------------
+    @get("/price-lists/{user_id:int}", operation_id="AdminGetVpnPriceList")
+    async def price_list(self, user_id: int, admin: Principal,
+                         vpn_price_lists: ManagePriceLists) -> list[PriceListOut]:
+        return [PriceListOut.of(e) for e in await vpn_price_lists.list(user_id)]
+
+    @put("/price-lists/{user_id:int}", operation_id="AdminSetVpnPriceList")
+    async def set_price_list(self, user_id: int, data: PriceListIn, admin: Principal,
+                             vpn_price_lists: ManagePriceLists) -> PriceListOut:
+        """Set (or replace) the user's price for one plan or every plan: used by purchase, renewal and add-ons."""
+        entry = await vpn_price_lists.set(actor_id=admin.user_id, user_id=user_id, plan_id=data.plan_id,
+                                          discount_bp=parse_discount(data.discount_percent),
+                                          prices=parse_prices(data.prices))
+        return PriceListOut.of(entry)
+
+    @delete("/price-lists/{user_id:int}", operation_id="AdminRemoveVpnPriceList", status_code=HTTP_204_NO_CONTENT)
+    async def remove_price_list(self, user_id: int, admin: Principal, vpn_price_lists: ManagePriceLists,
+                                plan_id: Annotated[int | None, Parameter(ge=1, le=2**62)] = None) -> None:
+        if not await vpn_price_lists.remove(actor_id=admin.user_id, user_id=user_id, plan_id=plan_id):
+            raise NotFoundError("no such price list entry", code="PRICE_LIST_ENTRY_NOT_FOUND")
 
     # -- accounts --------------------------------------------------------------------------------------------
     @get("/accounts", operation_id="AdminListVpnAccounts")
