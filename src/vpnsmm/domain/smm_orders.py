@@ -333,6 +333,13 @@ class OrderFilter:
     provider_id: int | None = None
     submit_state: SubmitState | None = None
     search: str | None = None  # substring of the link
+    statuses: tuple[OrderStatus, ...] | None = None  # any of these (an empty tuple matches nothing)
+    created_from: datetime | None = None  # created_at >= this
+    created_before: datetime | None = None  # created_at < this
+
+
+#: Sort keys ``SmmOrderRepository.list`` accepts (ties broken by id).
+ORDER_SORT_KEYS = ("id", "created_at", "updated_at", "status", "quantity")
 
 
 @frozen

@@ -26,6 +26,7 @@ from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlServerRepository,
     SqlVpnAccountRepository,
 )
+from vpnsmm.adapters.sqlalchemy.repositories.youtube import SqlYoutubeAccountRepository
 
 
 class SqlUnitOfWork:
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
     vpn_plans: SqlPlanRepository
     vpn_servers: SqlServerRepository
     vpn_accounts: SqlVpnAccountRepository
+    youtube_accounts: SqlYoutubeAccountRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
                  now: Callable[[], datetime] | None = None) -> None:
@@ -79,6 +81,7 @@ class SqlUnitOfWork:
         self.vpn_plans = SqlPlanRepository(conn)
         self.vpn_servers = SqlServerRepository(conn)
         self.vpn_accounts = SqlVpnAccountRepository(conn)
+        self.youtube_accounts = SqlYoutubeAccountRepository(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

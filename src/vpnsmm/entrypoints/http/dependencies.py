@@ -26,6 +26,9 @@ USE_CASES = (
     # vpn
     "manage_plans", "manage_servers", "buy_plan", "renew_account", "buy_addon", "vpn_accounts", "revoke_account",
     "admin_accounts", "sync_usage", "enforce_limits",
+    # operator capabilities (application/operations.py) and live events
+    "system_status", "manage_youtube_accounts", "service_coefficients", "operator_log", "start_deposit",
+    "wallet_statement", "count_users", "event_bus",
 )
 
 
