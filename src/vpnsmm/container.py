@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vpnsmm.adapters.events.local import InMemoryEventBus
 from vpnsmm.adapters.events.redis import RedisEventBus
 from vpnsmm.adapters.jobs.runner import JobRunner
-from vpnsmm.adapters.monitoring import SqlSystemProbe
 from vpnsmm.adapters.jobs.sql import SqlJobStore
+from vpnsmm.adapters.monitoring import SqlSystemProbe
 from vpnsmm.adapters.panels.registry import FernetSecretBox, PanelRegistry
 from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
 from vpnsmm.adapters.payments.zarinpal import ZarinpalGateway

@@ -180,8 +180,11 @@ class InMemorySmmOrderRepository:
             raise ValidationError(f"cannot sort by {sort!r}", field="sort")
 
         def key(o: SmmOrder) -> tuple[Any, int]:
-            value = (o.updated_at or o.created_at) if sort == "updated_at" else getattr(o, sort)
-            return (value.value if sort == "status" else value), o.id
+            if sort == "updated_at":
+                return (o.updated_at or o.created_at), o.id
+            if sort == "status":
+                return o.status.value, o.id
+            return getattr(o, sort), o.id
 
         found = sorted((o for o in self._s.orders.values() if _matches(o, filter)), key=key, reverse=descending)
         return [_c(o) for o in found[offset:offset + limit]]

@@ -33,7 +33,7 @@ from vpnsmm.application.ports.system import Clock
 from vpnsmm.application.smm import service_not_found
 from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.errors import NotFoundError, UpstreamUnavailableError, ValidationError
-from vpnsmm.domain.identity import UserStatus
+from vpnsmm.domain.identity import UserStatus, normalise_username
 from vpnsmm.domain.ledger import AccountPurpose, Entry
 from vpnsmm.domain.money import Currency, ExchangeRate, Money
 from vpnsmm.domain.smm import ExactAmount, Markup, price_for
@@ -135,8 +135,9 @@ def markup_of(coefficient: str) -> str:
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or not Decimal(1) <= value <= Decimal(100) or value.as_tuple().exponent < -4 \
-            or len(text) > 20:
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or not isinstance(exponent, int) or exponent < -4 or len(text) > 20 \
+            or not Decimal(1) <= value <= Decimal(100):
         raise ValidationError("coefficient must be a decimal from 1 to 100 with at most 4 decimals "
                               "(a price never goes below the provider's cost)", field="coefficient")
     return f"{((value - 1) * 100).normalize():f}"
@@ -216,7 +217,10 @@ class OperatorLog:
         async with self._uow(read_only=True) as uow:
             actor_id = None
             if operator_username:
-                user = await uow.users.get_by_username(operator_username.strip().casefold())
+                try:
+                    user = await uow.users.get_by_username(normalise_username(operator_username))
+                except ValidationError:
+                    user = None
                 if user is None:
                     return [], 0
                 actor_id = user.id

@@ -25,7 +25,9 @@ from litestar.types import ControllerRouterHandler
 from vpnsmm.config import ConfigError
 
 #: Modules that each expose ``DIALECT``; order is the mount order.
-DIALECT_MODULES: tuple[str, ...] = ()
+DIALECT_MODULES: tuple[str, ...] = (
+    "vpnsmm.entrypoints.http.dialects.smm_spring",
+)
 
 _SETTING = "VPNSMM_DIALECTS"
 _PARAM = re.compile(r"\{[^}]*\}")

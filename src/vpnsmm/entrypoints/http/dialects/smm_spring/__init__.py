@@ -1,0 +1,26 @@
+"""The ``smm-spring`` dialect: the Spring Boot SMM panel API of ``smm-spring-api.md`` at its own paths.
+
+JWT (our access tokens; the same users as every API) or ``X-API-Key``; ``{"data", "success", "message"}``
+envelopes where the document shows them; Spring pages (``page`` from 0); the Standard Error Response
+``{"error", "code", "timestamp", "path", "details"}``. Its Perfect Panel ``/api/v2`` is the native one.
+See docs/dialects/smm-spring.md for every endpoint and each mapping decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vpnsmm.entrypoints.http.dialects import Dialect
+from vpnsmm.entrypoints.http.dialects.smm_spring.admin import OPERATOR_ROUTES
+from vpnsmm.entrypoints.http.dialects.smm_spring.errors import EXCEPTION_HANDLERS
+from vpnsmm.entrypoints.http.dialects.smm_spring.routes import USER_ROUTES
+from vpnsmm.entrypoints.http.dialects.smm_spring.ws import order_updates
+
+
+def build() -> list[Any]:
+    return [*USER_ROUTES, *OPERATOR_ROUTES, order_updates]
+
+
+DIALECT = Dialect(name="smm-spring", document="smm-spring-api.md", default_prefix="/", build=build,
+                  exception_handlers=EXCEPTION_HANDLERS,
+                  description="Spring Boot SMM panel API (/api/v1, /api/v2/admin, /api/v2/webhooks, /ws)")
