@@ -98,7 +98,9 @@ def _iso(text: str) -> str:
 
 
 @websocket("/ws", exclude_from_auth=True)
-async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenticate, event_bus: EventBus) -> None:
+async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenticate, event_bus: Any) -> None:
+    # ``event_bus`` is typed Any in the signature: Litestar type-checks injected values and the port is a Protocol.
+    bus: EventBus = event_bus
     await socket.accept()
     token = socket.query_params.get("token") or ""
     try:
@@ -116,7 +118,7 @@ async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenti
             while True:
                 await socket.receive_data(mode="text")
 
-    async with event_bus.subscribe(order_channel(user_id)) as events:
+    async with bus.subscribe(order_channel(user_id)) as events:
         listener = asyncio.create_task(drain())
         try:
             await socket.send_json({"type": "SYSTEM_NOTIFICATION", "severity": "INFO",
