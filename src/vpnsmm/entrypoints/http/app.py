@@ -20,7 +20,7 @@ from vpnsmm import __version__
 from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
 from vpnsmm.container import Container, build_job_runner, start, stop
 from vpnsmm.entrypoints.http.dependencies import http_dependencies
-from vpnsmm.entrypoints.http.dialects import mount_dialects
+from vpnsmm.entrypoints.http.dialects import mount_dialects, rate_limited_bodies
 from vpnsmm.entrypoints.http.problems import exception_handlers
 from vpnsmm.entrypoints.http.ratelimit import rate_limit_middleware
 from vpnsmm.entrypoints.http.routes.admin_money import AdminPaymentsController
@@ -114,7 +114,8 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
     middleware: list[Any] = [prometheus.middleware]
     limits = parse_rate_limits(settings.rate_limits)
     if limits.enabled:
-        middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens()))
+        middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens(),
+                                                error_bodies=rate_limited_bodies(settings.dialects)))
 
     native = native_route_handlers()
     # The seed documents' APIs, each a thin router at its documented paths (docs/dialects/); collisions stop startup.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -40,6 +40,8 @@ from vpnsmm.domain.errors import VpnsmmError
 log = structlog.get_logger("vpnsmm.http")
 
 ASGIApp = Callable[..., Any]
+#: A dialect's 429 body: (path, retry_after seconds, message) -> JSON object.
+ErrorBody = Callable[[str, int, str], Mapping[str, Any]]
 _API_KEY = re.compile(r"^[A-Za-z0-9]{1,16}_([0-9a-f]{12})_")
 
 
@@ -92,9 +94,11 @@ class RateLimitMiddleware:
 
     def __init__(self, app: ASGIApp, *, policy: RateLimitPolicy, store: RateLimitStore,
                  tokens: JwtAccessTokens | None = None, routes: Sequence[RouteRule] = DEFAULT_ROUTES,
-                 exempt: re.Pattern[str] = DEFAULT_EXEMPT, clock: Callable[[], float] = time.time) -> None:
+                 exempt: re.Pattern[str] = DEFAULT_EXEMPT, clock: Callable[[], float] = time.time,
+                 error_bodies: Sequence[tuple[re.Pattern[str], ErrorBody]] = ()) -> None:
         self.app, self.policy, self.store, self.tokens = app, policy, store, tokens
         self.routes, self.exempt, self.clock = tuple(routes), exempt, clock
+        self.error_bodies = tuple(error_bodies)  # (path pattern, renderer): dialects answer in their own format
 
     def classify(self, method: str, path: str, query: dict[str, list[str]]) -> str | None:
         if _PERFECT_PANEL.match(path):
@@ -160,7 +164,8 @@ class RateLimitMiddleware:
                          (b"x-ratelimit-reset", str(tightest.reset_at).encode())]
         if exceeded:
             retry_after = max(1, int(tightest.reset_at - now + 0.999))
-            await self._too_many(send, limit_headers, retry_after, tightest)
+            render = next((r for pattern, r in self.error_bodies if pattern.match(path)), None)
+            await self._too_many(send, limit_headers, retry_after, tightest, path=path, render=render)
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -172,15 +177,17 @@ class RateLimitMiddleware:
 
     @staticmethod
     async def _too_many(send: Any, limit_headers: list[tuple[bytes, bytes]], retry_after: int,
-                        budget: _Budget) -> None:
-        body = json.dumps({
-            "type": "about:blank", "title": "Too Many Requests", "status": 429,
-            "detail": f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
-                      f"exceeded for {budget.name} requests; retry in {retry_after} s",
-            "code": "RATE_LIMITED", "retry_after": retry_after,
-        }).encode()
+                        budget: _Budget, *, path: str = "", render: ErrorBody | None = None) -> None:
+        detail = (f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
+                  f"exceeded for {budget.name} requests; retry in {retry_after} s")
+        if render is not None:
+            body, content_type = json.dumps(dict(render(path, retry_after, detail))).encode(), b"application/json"
+        else:
+            body = json.dumps({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": detail,
+                               "code": "RATE_LIMITED", "retry_after": retry_after}).encode()
+            content_type = b"application/problem+json"
         await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+            (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(retry_after).encode()), *limit_headers]})
         await send({"type": "http.response.body", "body": body})
 

@@ -43,6 +43,9 @@ class Dialect:
     build: Callable[[], Sequence[ControllerRouterHandler]]
     exception_handlers: Mapping[Any, Any] = field(factory=dict)
     description: str = ""
+    #: The body of a 429 from the rate limiter on this dialect's routes, in its error format:
+    #: ``(path, retry_after_seconds, message) -> JSON object``. None: the native problem body.
+    rate_limited_body: Callable[[str, int, str], Mapping[str, Any]] | None = None
 
     def router(self, prefix: str) -> Router:
         return Router(path=prefix, route_handlers=list(self.build()),
@@ -106,4 +109,20 @@ def mount_dialects(configured: Mapping[str, str], *, native: Sequence[Controller
     return routers
 
 
-__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "registered_dialects"]
+def rate_limited_bodies(configured: Mapping[str, str], registry: Mapping[str, Dialect] | None = None,
+                        ) -> list[tuple[re.Pattern[str], Callable[[str, int, str], Mapping[str, Any]]]]:
+    """(full-path pattern, body renderer) for every route of each enabled dialect that renders its own 429s,
+    so the rate limiter answers in that dialect's error format on exactly its routes."""
+    dialects = registered_dialects() if registry is None else dict(registry)
+    found = []
+    for name, dialect in dialects.items():
+        prefix = configured.get(name, dialect.default_prefix)
+        if prefix == "off" or dialect.rate_limited_body is None:
+            continue
+        for _, _, display in _route_table(dialect.router(prefix)):
+            pattern = "^" + "[^/]+".join(re.escape(part) for part in _PARAM.split(display.rstrip("/"))) + "/?$"
+            found.append((re.compile(pattern), dialect.rate_limited_body))
+    return found
+
+
+__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "rate_limited_bodies", "registered_dialects"]

@@ -14,7 +14,14 @@ from vpnsmm.entrypoints.http.dialects import Dialect
 from vpnsmm.entrypoints.http.dialects.smm_spring.admin import OPERATOR_ROUTES
 from vpnsmm.entrypoints.http.dialects.smm_spring.errors import EXCEPTION_HANDLERS
 from vpnsmm.entrypoints.http.dialects.smm_spring.routes import USER_ROUTES
+from vpnsmm.entrypoints.http.dialects.smm_spring.wire import now_iso
 from vpnsmm.entrypoints.http.dialects.smm_spring.ws import order_updates
+
+
+def rate_limited(path: str, retry_after: int, message: str) -> dict[str, Any]:
+    """The limiter's 429 in the Standard Error Response format."""
+    return {"error": "Too many requests: " + message, "code": 429, "timestamp": now_iso(), "path": path,
+            "details": {"retryAfter": str(retry_after), "reason": "RATE_LIMITED"}}
 
 
 def build() -> list[Any]:
@@ -22,5 +29,5 @@ def build() -> list[Any]:
 
 
 DIALECT = Dialect(name="smm-spring", document="smm-spring-api.md", default_prefix="/", build=build,
-                  exception_handlers=EXCEPTION_HANDLERS,
+                  exception_handlers=EXCEPTION_HANDLERS, rate_limited_body=rate_limited,
                   description="Spring Boot SMM panel API (/api/v1, /api/v2/admin, /api/v2/webhooks, /ws)")
