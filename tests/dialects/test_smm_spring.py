@@ -317,7 +317,8 @@ async def test_orders_and_balance_walkthrough(http: httpx.AsyncClient) -> None:
 
     # cancel: queued at the provider? the simulated provider accepts cancels for a pending order
     r = await http.post(f"/api/v1/orders/{second['id']}/cancel", headers=alice)
-    assert r.status_code == 200 and r.json()["success"] is True and r.json()["message"] == "Order cancelled successfully"
+    assert r.status_code == 200 and r.json()["success"] is True
+    assert r.json()["message"] == "Order cancelled successfully"
     assert_error(await http.post(f"/api/v1/orders/{order['id']}/cancel", headers=bob), 404)
     assert alice_id > 0
 
@@ -651,9 +652,9 @@ async def test_every_documented_endpoint_answers(http: httpx.AsyncClient, stack:
     for method, path in DOCUMENTED:
         url = path.replace("{id}", "1")
         r = await http.request(method, url, headers=admin, json={} if method in ("POST", "PUT") else None)
-        assert r.status_code not in (404, 405) or r.headers.get("content-type", "").startswith("application/json") \
-            and set(r.json()) == {"error", "code", "timestamp", "path", "details"}, (method, path, r.status_code, r.text)
-        assert r.status_code != 500, (method, path, r.text)
+        # A 404 is allowed only as the document's own error body (an id that is not there): then the route exists.
+        routed = r.status_code != 404 or set(r.json()) == {"error", "code", "timestamp", "path", "details"}
+        assert routed and r.status_code not in (405, 500), (method, path, r.status_code, r.text)
     # a route that does not exist is the native 404, proving the check above can fail
     assert (await http.get("/api/v1/not-documented", headers=admin)).headers["content-type"].startswith(
         "application/problem+json")

@@ -5,9 +5,10 @@ dashboard counts and live system figures. Each class owns its transactions; chan
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from attrs import frozen
 
@@ -46,6 +47,7 @@ from vpnsmm.domain.youtube_accounts import (
 )
 
 MAX_PAGE = 100
+_COEFFICIENT = re.compile(r"^\d{1,3}(?:\.\d{1,4})?$")
 
 
 def _page(limit: int, offset: int) -> tuple[int, int]:
@@ -129,18 +131,12 @@ def coefficient_of(markup: str) -> str:
 
 
 def markup_of(coefficient: str) -> str:
-    """``"1.5"`` -> ``"50"``. Raises ValidationError unless a decimal 1-100 with at most 4 decimals."""
+    """``"1.5"`` -> ``"50"``. Raises ValidationError unless a plain decimal 1-100 with at most 4 decimals."""
     text = coefficient.strip() if isinstance(coefficient, str) else ""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    exponent = value.as_tuple().exponent
-    if not value.is_finite() or not isinstance(exponent, int) or exponent < -4 or len(text) > 20 \
-            or not Decimal(1) <= value <= Decimal(100):
+    if not _COEFFICIENT.match(text) or not Decimal(1) <= Decimal(text) <= Decimal(100):
         raise ValidationError("coefficient must be a decimal from 1 to 100 with at most 4 decimals "
                               "(a price never goes below the provider's cost)", field="coefficient")
-    return f"{((value - 1) * 100).normalize():f}"
+    return f"{((Decimal(text) - 1) * 100).normalize():f}"
 
 
 def _shop_rate(provider: Provider, provider_rate: str, markup: Markup, shop: Currency) -> Money:
@@ -216,7 +212,7 @@ class OperatorLog:
         limit, offset = _page(limit, offset)
         async with self._uow(read_only=True) as uow:
             actor_id = None
-            if operator_username:
+            if operator_username and operator_username.strip():
                 try:
                     user = await uow.users.get_by_username(normalise_username(operator_username))
                 except ValidationError:
