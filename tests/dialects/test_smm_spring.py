@@ -350,6 +350,16 @@ async def test_deposit_creates_a_cryptomus_payment_credited_once_by_the_webhook(
     tx = (await http.get("/api/v1/balance/transactions", headers=carol)).json()
     assert tx["totalElements"] == 1 and tx["content"][0]["type"] == "DEPOSIT"
 
+    # an admin may credit a named user at once (audited operator credit, idempotent per key); nobody else may
+    credit = {"amount": "5.00", "username": "carol", "description": "Goodwill", "idempotencyKey": "carol-gift-1"}
+    for _ in range(2):
+        r = await http.post("/api/v1/balance/deposit", headers=admin, json=credit)
+        assert r.status_code == 200 and r.json()["newBalance"] == "55.00" and r.json()["success"] is True, r.text
+    assert (await http.get("/api/v1/balance", headers=carol)).json()["balance"] == "55.00"
+    assert_error(await http.post("/api/v1/balance/deposit", headers=carol, json={**credit, "idempotencyKey": "x"}),
+                 403)
+    assert_error(await http.post("/api/v1/balance/deposit", headers=admin, json={"amount": "1", "userId": 999999}),
+                 404)
     assert_error(await http.post("/api/v1/balance/deposit", headers=carol, json={"amount": "0"}), 400)
     assert_error(await http.post("/api/v1/balance/deposit", headers=carol, json={"amount": "5", "method": "zarinpal"}),
                  503)

@@ -109,10 +109,10 @@ def _stats_json(stats: Any, settings: Settings) -> dict[str, Any]:
     running = sum(stats.by_status.get(s.value, 0) for s in wire.RUNNING)
     return {"totalOrders": stats.orders, "activeOrders": running,
             "completedOrders": by_status.get("COMPLETED", 0), "cancelledOrders": by_status.get("CANCELLED", 0),
-            "totalRevenue": revenue.format(), "averageOrderValue": average.format(),
+            "totalRevenue": wire.money(revenue), "averageOrderValue": wire.money(average),
             "ordersByStatus": dict(by_status),
             "dailyStats": [{"date": day, "orders": count,
-                            "revenue": revenue_by_day.get(day, Money.zero(currency)).format()}
+                            "revenue": wire.money(revenue_by_day.get(day, Money.zero(currency)))}
                            for day, count in stats.orders_by_day]}
 
 
@@ -154,7 +154,7 @@ async def dashboard(operator: Principal, count_users: CountUsers, smm_stats: Ord
     figures = _stats_json(stats, settings)
     today = datetime.now(UTC).date().isoformat()
     today_revenue = next((d["revenue"] for d in figures["dailyStats"] if d["date"] == today),
-                         Money.zero(shop_currency(settings)).format())
+                         wire.money(Money.zero(shop_currency(settings))))
     report = await system_status.report()
     return {"totalUsers": users.total, "activeUsers": users.active, "totalOrders": figures["totalOrders"],
             "activeOrders": figures["activeOrders"], "totalRevenue": figures["totalRevenue"],
@@ -217,7 +217,7 @@ async def bulk_actions(data: BulkIn, operator: Principal, smm_admin_orders: Admi
 
 def _coefficient_json(c: Any, provider_names: dict[int, str] | None = None) -> dict[str, Any]:
     return {"serviceId": c.service.id, "serviceName": c.service.name, "coefficient": c.coefficient,
-            "lastUpdated": wire.iso(c.updated_at), "rate": c.service.rate.format(),
+            "lastUpdated": wire.iso(c.updated_at), "rate": wire.money(c.service.rate),
             "providerRate": c.service.provider_rate}
 
 

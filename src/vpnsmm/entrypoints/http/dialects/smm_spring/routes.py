@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from litestar.params import Parameter
 
 from vpnsmm.application.billing import HandleGatewayNotice, Wallets
 from vpnsmm.application.identity import (
+    FindUser,
     Login,
     Logout,
     LogoutAll,
@@ -26,7 +28,7 @@ from vpnsmm.config import Settings
 from vpnsmm.domain.billing import Gateway
 from vpnsmm.domain.errors import AuthenticationError, NotFoundError, ValidationError
 from vpnsmm.domain.identity import Role, User
-from vpnsmm.domain.money import Currency
+from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.smm_orders import OrderFilter
 from vpnsmm.entrypoints.http.dialects.smm_spring import wire
 from vpnsmm.entrypoints.http.dialects.smm_spring.schemas import (
@@ -96,7 +98,7 @@ async def refresh(request: Request[Any, Any, Any], refresh_session: RefreshSessi
 
 
 async def _balance_text(wallets: Wallets, user: User, currency: Currency) -> str:
-    return (await wallets.balance(user.id, currency)).balance.format()
+    return wire.money((await wallets.balance(user.id, currency)).balance)
 
 
 @get("/api/v1/auth/me")
@@ -190,17 +192,21 @@ async def balance(principal: Principal, wallets: Wallets, settings: Settings) ->
     currency = shop_currency(settings)
     found = await wallets.balance(principal.user_id, currency)
     latest = await wallets.history(principal.user_id, currency, limit=1)
-    return {"balance": found.balance.format(), "currency": currency.value,
+    return {"balance": wire.money(found.balance), "currency": currency.value,
             "lastUpdated": wire.iso(latest[0].timestamp) if latest else None}
 
 
 @post("/api/v1/balance/deposit", status_code=200)
 async def deposit(data: DepositIn, principal: Principal, start_deposit: StartDeposit, wallets: Wallets,
-                  settings: Settings) -> dict[str, Any]:
+                  find_user: FindUser, settings: Settings) -> dict[str, Any]:
     """Money never appears here: this opens a top-up invoice at an online gateway (Cryptomus first) and returns
-    its payment page. The balance rises once, when the gateway's verified confirmation arrives."""
+    its payment page. The balance rises once, when the gateway's verified confirmation arrives. An ADMIN naming
+    ``userId``/``username`` credits that user at once instead (an audited operator credit, idempotent per
+    ``idempotencyKey``)."""
     currency = shop_currency(settings)
     amount = wire.parse_amount(data.amount, currency)
+    if data.user_id is not None or (data.username or "").strip():
+        return await _admin_credit(data, amount, principal, wallets, find_user)
     method = None
     if data.method:
         try:
@@ -211,11 +217,24 @@ async def deposit(data: DepositIn, principal: Principal, start_deposit: StartDep
                                   customer_email=principal.user.email)
     current = await wallets.balance(principal.user_id, currency)
     payment = started.instructions.payment
-    return {"success": True, "newBalance": current.balance.format(),
+    return {"success": True, "newBalance": wire.money(current.balance),
             "message": "Payment created; your balance is credited when the payment completes",
             "status": "PENDING", "paymentUrl": started.instructions.redirect_url, "paymentId": payment.id,
             "invoiceId": started.instructions.invoice.id, "paymentMethod": started.gateway.value.upper(),
-            "amount": amount.format(), "currency": currency.value}
+            "amount": wire.money(amount), "currency": currency.value}
+
+
+async def _admin_credit(data: DepositIn, amount: Money, principal: Principal, wallets: Wallets,
+                        find_user: FindUser) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    target = await find_user(data.user_id if data.user_id is not None else (data.username or "").strip())
+    key = data.idempotency_key or f"spring-deposit-{secrets.token_hex(12)}"
+    entry = await wallets.adjust(actor_id=principal.user_id, user_id=target.id, amount=amount,
+                                 reason=(data.description or "Deposit by an operator").strip() or "Deposit",
+                                 idempotency_key=key)
+    return {"success": True, "newBalance": wire.money(Money(entry.balance_after, entry.currency)),
+            "message": "Funds added successfully", "status": "COMPLETED", "userId": target.id,
+            "amount": wire.money(amount), "currency": entry.currency.value, "transactionId": entry.id}
 
 
 @get("/api/v1/balance/transactions")
@@ -240,7 +259,7 @@ async def check_funds(data: FundsIn, principal: Principal, wallets: Wallets, set
     amount = wire.parse_amount(data.amount, currency)
     found = await wallets.balance(principal.user_id, currency)
     return {"hasSufficientFunds": found.available.amount >= amount.amount,
-            "currentBalance": found.balance.format(), "requiredAmount": amount.format()}
+            "currentBalance": wire.money(found.balance), "requiredAmount": wire.money(amount)}
 
 
 # ------------------------------------------------------------------------------------------ services
@@ -249,7 +268,7 @@ async def services(smm_catalogue: SmmCatalogue) -> dict[str, Any]:
     """Every active service at list prices (per 1000 units); no authentication, as documented."""
     found = await smm_catalogue.services(active=True)
     return {"data": [{"id": p.service.id, "name": p.service.name, "category": p.category,
-                      "type": p.service.type.value, "rate": p.rate.format(), "min": p.service.min,
+                      "type": p.service.type.value, "rate": wire.money(p.rate), "min": p.service.min,
                       "max": p.service.max, "description": p.service.description, "dripfeed": p.service.dripfeed,
                       "refill": p.service.refill, "cancel": p.service.cancel} for p in found],
             "success": True, "timestamp": wire.now_iso()}

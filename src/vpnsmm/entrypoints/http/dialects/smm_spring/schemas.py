@@ -45,6 +45,9 @@ class DepositIn(In):
     amount: Any
     description: Annotated[str, Meta(max_length=255)] = ""
     method: Annotated[str, Meta(max_length=16)] | None = None  # cryptomus / zarinpal (optional)
+    user_id: Id | None = None  # admins only: credit this user directly (audited)
+    username: Annotated[str, Meta(max_length=64)] | None = None  # admins only, instead of userId
+    idempotency_key: Annotated[str, Meta(max_length=100)] | None = None  # for an admin credit
 
 
 class FundsIn(In):

@@ -57,6 +57,16 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def money(amount: Money) -> str:
+    """Decimal text with at least two decimals, as the document writes amounts ("100.00"), whatever the
+    currency's own exponent (IRR "250000.00"); exact, and parses back to the same amount."""
+    text = amount.format()
+    if amount.currency.exponent >= 2:
+        return text
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
 def now_iso() -> str:
     return iso(datetime.now(UTC)) or ""
 
@@ -126,7 +136,7 @@ def parse_amount(raw: object, currency: Currency, field: str = "amount") -> Mone
 
 def order_json(o: SmmOrder, *, detail: bool = False) -> Json:
     out: Json = {"id": o.id, "service": o.service_id, "link": o.link, "quantity": o.quantity,
-                 "status": WIRE_STATUS[o.status], "charge": o.charge.format(), "startCount": o.start_count or 0,
+                 "status": WIRE_STATUS[o.status], "charge": money(o.charge), "startCount": o.start_count or 0,
                  "remains": o.quantity if o.remains is None else o.remains, "createdAt": iso(o.created_at)}
     if detail:
         out["updatedAt"] = iso(o.updated_at or o.created_at)
@@ -166,7 +176,7 @@ def entry_json(e: Entry) -> Json:
         description = e.code.replace("_", " ").capitalize() + (f" ({reference})" if reference else "")
 
     def m(v: int) -> str:
-        return Money(v, e.currency).format()
+        return money(Money(v, e.currency))
 
     return {"id": e.id, "type": kind, "amount": m(e.delta), "balanceBefore": m(e.balance_before),
             "balanceAfter": m(e.balance_after), "description": description, "createdAt": iso(e.timestamp)}
