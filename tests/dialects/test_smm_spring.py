@@ -291,6 +291,8 @@ async def test_orders_and_balance_walkthrough(http: httpx.AsyncClient) -> None:
     assert got["success"] is True and got["data"]["id"] == order["id"] and ISO.match(got["data"]["updatedAt"])
     assert_error(await http.get(f"/api/v1/orders/{order['id']}", headers=bob), 404, f"/api/v1/orders/{order['id']}")
     assert_error(await http.get("/api/v1/orders/99999999", headers=alice), 404)
+    assert_error(await http.get(f"/api/v1/orders/{10**20}", headers=alice), 400)  # beyond any bigint: no 500
+    assert_error(await http.get("/api/v1/orders/0", headers=alice), 400)
 
     # balance after two orders, transactions (paged, newest first), recent, check-funds
     assert (await http.get("/api/v1/balance", headers=alice)).json()["balance"] == "8.65"

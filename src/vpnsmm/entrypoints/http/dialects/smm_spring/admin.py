@@ -33,7 +33,7 @@ from vpnsmm.domain.smm import OrderStatus
 from vpnsmm.domain.smm_orders import OrderFilter, SmmOrder
 from vpnsmm.domain.youtube_accounts import YoutubeAccountStatus
 from vpnsmm.entrypoints.http.dialects.smm_spring import wire
-from vpnsmm.entrypoints.http.dialects.smm_spring.routes import Page, Size, shop_currency
+from vpnsmm.entrypoints.http.dialects.smm_spring.routes import Page, PathId, Size, shop_currency
 from vpnsmm.entrypoints.http.dialects.smm_spring.schemas import ActionIn, BulkIn, CoefficientIn, StatusIn
 
 Days = Annotated[int, Parameter(ge=1, le=3660)]
@@ -199,7 +199,7 @@ async def admin_orders(operator: Principal, smm_orders: SmmOrders, find_user: Fi
 
 
 @post("/api/v2/admin/orders/{order_id:int}/actions", status_code=200)
-async def order_action(order_id: int, data: ActionIn, operator: Principal, smm_admin_orders: AdminOrders,
+async def order_action(order_id: PathId, data: ActionIn, operator: Principal, smm_admin_orders: AdminOrders,
                        smm_orders: SmmOrders) -> dict[str, Any]:
     """stop (not supported upstream: 409), resume/start, refill, cancel (refunds what is held), update_start_count
     (newStartCount), complete. Unknown order: 404."""
@@ -228,7 +228,7 @@ async def coefficients(operator: Principal, service_coefficients: ServiceCoeffic
 
 
 @put("/api/v2/admin/conversion-coefficients/{service_id:int}", status_code=200)
-async def set_coefficient(service_id: int, data: CoefficientIn, admin: Principal,
+async def set_coefficient(service_id: PathId, data: CoefficientIn, admin: Principal,
                           service_coefficients: ServiceCoefficients) -> dict[str, Any]:
     """Admins only. Reprices the service from its provider rate at once; 1-100, at most 4 decimals."""
     _admin(admin)
@@ -251,13 +251,14 @@ async def youtube_accounts(operator: Principal, manage_youtube_accounts: ManageY
 
 
 @post("/api/v2/admin/youtube-accounts/{account_id:int}/reset-daily-limit", status_code=204)
-async def reset_daily_limit(account_id: int, admin: Principal, manage_youtube_accounts: ManageYoutubeAccounts) -> None:
+async def reset_daily_limit(account_id: PathId, admin: Principal,
+                            manage_youtube_accounts: ManageYoutubeAccounts) -> None:
     _admin(admin)
     await manage_youtube_accounts.reset_daily_limit(account_id, actor_id=admin.user_id)
 
 
 @put("/api/v2/admin/youtube-accounts/{account_id:int}/status", status_code=204)
-async def youtube_status(account_id: int, data: StatusIn, admin: Principal,
+async def youtube_status(account_id: PathId, data: StatusIn, admin: Principal,
                          manage_youtube_accounts: ManageYoutubeAccounts) -> None:
     _admin(admin)
     await manage_youtube_accounts.set_status(account_id, YoutubeAccountStatus.parse(data.status),

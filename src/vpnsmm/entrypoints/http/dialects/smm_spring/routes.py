@@ -41,6 +41,8 @@ from vpnsmm.entrypoints.http.dialects.smm_spring.schemas import (
 )
 
 Page = Annotated[int, Parameter(ge=0, le=10**6)]
+#: Ids in paths: beyond 2**62 no row can exist (and PostgreSQL's bigint would overflow), so 400, not a 500.
+PathId = Annotated[int, Parameter(ge=1, le=2**62)]
 Size = Annotated[int, Parameter(ge=1, le=10**6)]
 _REFRESH_COOKIE = "refreshToken"
 
@@ -166,14 +168,14 @@ async def list_orders(principal: Principal, smm_orders: SmmOrders,
 
 
 @get("/api/v1/orders/{order_id:int}")
-async def get_order(order_id: int, principal: Principal, smm_orders: SmmOrders) -> dict[str, Any]:
+async def get_order(order_id: PathId, principal: Principal, smm_orders: SmmOrders) -> dict[str, Any]:
     """Another user's order is 404."""
     return wire.success(wire.order_json(await smm_orders.get(principal.user_id, order_id), detail=True),
                         "Order retrieved successfully")
 
 
 @post("/api/v1/orders/{order_id:int}/cancel", status_code=200)
-async def cancel_order(order_id: int, principal: Principal, smm_orders: SmmOrders) -> Response[Any]:
+async def cancel_order(order_id: PathId, principal: Principal, smm_orders: SmmOrders) -> Response[Any]:
     """Cancel: refunded at once if not yet at the provider, otherwise when the provider confirms. An order that
     cannot be canceled answers 400 with ``success: false``."""
     (result,) = await smm_orders.cancel(principal.user_id, [order_id])
