@@ -29,6 +29,7 @@ from tests.support.redis import require_redis
 from tests.support.server import running_server
 from vpnsmm.adapters.events.redis import RedisEventBus
 from vpnsmm.adapters.payments.fake_cryptomus import FakeCryptomus
+from vpnsmm.entrypoints.http.dialects.smm_spring.ws import order_channel
 
 ADMIN, OPERATOR = ("boss", "boss password"), ("oper", "operator password")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -637,10 +638,10 @@ async def test_websocket_order_updates_for_the_token_owner_only(http: httpx.Asyn
             hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
             assert hello["type"] == "SYSTEM_NOTIFICATION"
             # another user's event (even on gina's channel) is not forwarded; gina's is, in the document's shape
-            await bus.publish(f"orders:{gina_id}", {"id": "evt_order_1_processing", "type": "order.processing",
+            await bus.publish(order_channel(gina_id), {"id": "evt_order_1_processing", "type": "order.processing",
                                                    "occurred_at": "2024-01-01T12:00:00+00:00", "user_id": gina_id + 1,
                                                    "data": {"order_id": 1, "status": "processing"}})
-            await bus.publish(f"orders:{gina_id}", {
+            await bus.publish(order_channel(gina_id), {
                 "id": "evt_order_12345_processing", "type": "order.processing",
                 "occurred_at": "2024-01-01T12:00:00+00:00", "user_id": gina_id,
                 "data": {"order_id": 12345, "status": "Processing", "quantity": 1000, "remains": 750}})

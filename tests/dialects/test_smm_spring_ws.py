@@ -87,3 +87,18 @@ def test_order_update_mapping(event: dict[str, Any], expected: dict[str, Any]) -
 ])
 def test_events_that_are_not_the_owners_order_updates_are_dropped(event: dict[str, Any]) -> None:
     assert order_update(event, 5) is None
+
+
+def test_a_connected_socket_closes_with_policy_violation_after_logout(
+        app_and_container: tuple[TestClient[Any], Container], monkeypatch: pytest.MonkeyPatch) -> None:
+    from vpnsmm.entrypoints.http.dialects.smm_spring import ws
+
+    monkeypatch.setattr(ws, "REAUTH_SECONDS", 0.2)
+    client, _ = app_and_container
+    token, _ = register(client, "leaver")
+    with client.websocket_connect(f"/ws?token={token}") as socket:
+        assert socket.receive_json()["type"] == "SYSTEM_NOTIFICATION"
+        assert client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == POLICY_VIOLATION

@@ -29,6 +29,8 @@ from vpnsmm.domain.smm import OrderStatus
 from vpnsmm.entrypoints.http.dialects.smm_spring.wire import WIRE_STATUS, now_iso
 
 POLICY_VIOLATION = 1008
+#: A connected socket re-checks its token this often: logout, a ban or expiry end it (1008) within this time.
+REAUTH_SECONDS = 30.0
 
 #: Lower-case public statuses some publishers use (order.processing ...) -> the document's names.
 _PUBLIC = {"pending": "PENDING", "processing": "PROCESSING", "in_progress": "ACTIVE", "active": "ACTIVE",
@@ -37,8 +39,9 @@ _PUBLIC = {"pending": "PENDING", "processing": "PROCESSING", "in_progress": "ACT
 
 
 def order_channel(user_id: int) -> str:
-    """The event-bus channel carrying one user's order events."""
-    return f"orders:{user_id}"
+    """The event-bus channel carrying one user's events: ``events:user:<id>``, the channel the order-event
+    publisher (application/events.py, built alongside) publishes each user's events on."""
+    return f"events:user:{user_id}"
 
 
 def _int(value: Any) -> int | None:
@@ -112,11 +115,32 @@ async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenti
         return
     user_id = principal.user_id
 
+    revoked: list[str] = []
+
     async def drain() -> None:
-        # Clients may send pings or nothing; we only need to notice them leaving.
-        with contextlib.suppress(WebSocketDisconnect):
+        # Clients may send pings or nothing; we only need to notice them leaving -- or the token ending.
+        async def recheck() -> None:
             while True:
-                await socket.receive_data(mode="text")
+                await asyncio.sleep(REAUTH_SECONDS)
+                try:
+                    await authenticate.access_token(token)
+                except VpnsmmError as exc:
+                    revoked.append(exc.message)
+                    return
+
+        checker = asyncio.create_task(recheck())
+        try:
+            with contextlib.suppress(WebSocketDisconnect):
+                reader = asyncio.create_task(socket.receive_data(mode="text"))
+                while True:
+                    done, _ = await asyncio.wait({reader, checker}, return_when=asyncio.FIRST_COMPLETED)
+                    if checker in done:
+                        reader.cancel()
+                        return
+                    reader.result()
+                    reader = asyncio.create_task(socket.receive_data(mode="text"))
+        finally:
+            checker.cancel()
 
     async with bus.subscribe(order_channel(user_id)) as events:
         listener = asyncio.create_task(drain())
@@ -134,7 +158,10 @@ async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenti
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await listener
     with contextlib.suppress(Exception):
-        await socket.close()
+        if revoked:
+            await socket.close(code=POLICY_VIOLATION, reason=revoked[0][:120])
+        else:
+            await socket.close()
 
 
 async def _until(events: Any, listener: asyncio.Task[None]) -> Any:
