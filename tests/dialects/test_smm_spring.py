@@ -691,3 +691,47 @@ async def test_rate_limit_headers_are_those_the_document_names(tmp_path: Path) -
             # the native API keeps its own problem body
             native = await http.post("/v1/auth/login", json={"username": "x", "password": "y"})
             assert native.status_code == 429 and native.json()["code"] == "RATE_LIMITED"
+
+
+async def test_bad_input_unicode_huge_values_duplicates_and_concurrent_orders(http: httpx.AsyncClient) -> None:
+    admin = await login(http, *ADMIN)
+    services = await ensure_catalogue(http, admin)
+    views = services["Instagram Followers"]  # 0.90 per 1000
+    r = await http.post("/api/v1/auth/register", json={"username": "zoë_Ω", "password": "pässwörd123"})
+    assert r.status_code == 201 and r.json()["username"] == "zoë_Ω", r.text
+    assert (await http.post("/api/v1/auth/login", json={"username": "zoë_Ω", "password": "pässwörd123"})
+            ).status_code == 200
+    assert_error(await http.post("/api/v1/auth/register", json={"username": "a" * 65, "password": "password123"}),
+                 400, field="username")
+    assert_error(await http.post("/api/v1/auth/login", json={"username": "x", "password": "p" * 2000}), 400)
+    assert_error(await http.post("/api/v1/auth/login", json=["not", "an", "object"]), 400)
+
+    hank, _ = await customer(http, admin, "hank", "2.70")  # exactly three orders of 1000
+    for bad in ({"service": views["id"], "link": "https://a.b/c", "quantity": 10**10},
+                {"service": views["id"], "link": "https://a.b/" + "x" * 2000, "quantity": 100},
+                {"service": views["id"], "link": "https://a.b/c", "quantity": 1.5},
+                {"service": -1, "link": "https://a.b/c", "quantity": 100},
+                {"service": views["id"], "link": None, "quantity": 100}):
+        assert_error(await http.post("/api/v1/orders", headers=hank, json=bad), 400)
+    # (a numeric string such as "100" is accepted as a number, as Spring's Jackson does)
+    answers = await asyncio.gather(*(http.post("/api/v1/orders", headers=hank, json={
+        "service": views["id"], "link": f"https://instagram.com/p/ü{i}", "quantity": 1000}) for i in range(8)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 201, 201, 402, 402, 402, 402, 402], [a.text for a in answers]
+    for a in answers:
+        if a.status_code == 402:
+            assert_error(a, 402, "/api/v1/orders")
+    assert (await http.get("/api/v1/balance", headers=hank)).json()["balance"] == "0.00"
+    mine = (await http.get("/api/v1/orders", headers=hank)).json()["data"]
+    assert mine["totalElements"] == 3 and all("ü" in o["link"] for o in mine["content"])
+
+    # duplicate ids in a bulk request are processed once
+    first = mine["content"][0]["id"]
+    r = await http.post("/api/v2/admin/orders/bulk-actions", headers=admin, json={
+        "orderIds": [first, first, first], "action": "cancel", "reason": "dup"})
+    assert r.status_code == 200 and r.json()["data"]["processed"] == 1 and r.json()["data"]["succeeded"] == 1
+    assert (await http.get("/api/v1/balance", headers=hank)).json()["balance"] == "0.90"  # refunded once
+    assert_error(await http.post("/api/v2/admin/orders/bulk-actions", headers=admin, json={
+        "orderIds": list(range(1, 102)), "action": "cancel"}), 400, field="orderIds")
+    assert_error(await http.post("/api/v2/admin/orders/bulk-actions", headers=admin, json={
+        "orderIds": ["a"], "action": "cancel"}), 400)

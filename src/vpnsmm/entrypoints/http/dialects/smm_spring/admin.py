@@ -190,9 +190,12 @@ async def admin_orders(operator: Principal, smm_orders: SmmOrders, find_user: Fi
     user_id = None
     if username and username.strip():
         try:
-            user_id = (await find_user(username.strip())).id
+            found = await find_user(username.strip())
         except NotFoundError:
             return wire.page_json([], 0, page, size)
+        if found.username.casefold() != username.strip().casefold():  # FindUser also takes ids: not here
+            return wire.page_json([], 0, page, size)
+        user_id = found.id
     flt = OrderFilter(user_id=user_id, statuses=wanted, created_from=since, created_before=before)
     items, total = await smm_orders.search(flt, limit=size, offset=page * size)
     return wire.page_json(await _admin_rows(items, find_user, smm_catalogue), total, page, size)

@@ -229,7 +229,13 @@ async def deposit(data: DepositIn, principal: Principal, start_deposit: StartDep
 async def _admin_credit(data: DepositIn, amount: Money, principal: Principal, wallets: Wallets,
                         find_user: FindUser) -> dict[str, Any]:
     principal.require(Role.ADMIN)
-    target = await find_user(data.user_id if data.user_id is not None else (data.username or "").strip())
+    if data.user_id is not None:
+        target = await find_user(data.user_id)
+    else:
+        name = (data.username or "").strip()
+        target = await find_user(name)
+        if target.username.casefold() != name.casefold():  # FindUser also takes ids; a name was given
+            raise NotFoundError(f"no user {name!r}", code="USER_NOT_FOUND")
     key = data.idempotency_key or f"spring-deposit-{secrets.token_hex(12)}"
     entry = await wallets.adjust(actor_id=principal.user_id, user_id=target.id, amount=amount,
                                  reason=(data.description or "Deposit by an operator").strip() or "Deposit",
