@@ -393,6 +393,8 @@ async def test_api_keys_and_the_perfect_panel_examples(http: httpx.AsyncClient) 
 
     # X-API-Key works on the JWT endpoints too
     assert (await http.get("/api/v1/balance", headers={"X-API-Key": key})).json()["balance"] == "5.00"
+    assert (await http.get("/api/v1/balance", params={"key": key})).json()["balance"] == "5.00"  # "or key query"
+    assert_error(await http.get("/api/v1/balance", params={"key": key + "x"}), 401, "/api/v1/balance")
 
     # The document's /api/v2 examples: POST with key/action in the query string
     views = services["Instagram Followers"]

@@ -46,10 +46,14 @@ class Dialect:
     #: The body of a 429 from the rate limiter on this dialect's routes, in its error format:
     #: ``(path, retry_after_seconds, message) -> JSON object``. None: the native problem body.
     rate_limited_body: Callable[[str, int, str], Mapping[str, Any]] | None = None
+    #: Router-level dependencies overriding the app's of the same name (e.g. a ``principal`` that also
+    #: reads the document's ``?key=`` query parameter).
+    dependencies: Mapping[str, Any] = field(factory=dict)
 
     def router(self, prefix: str) -> Router:
         return Router(path=prefix, route_handlers=list(self.build()),
-                      exception_handlers=dict(self.exception_handlers), tags=[f"dialect: {self.name}"])
+                      exception_handlers=dict(self.exception_handlers), tags=[f"dialect: {self.name}"],
+                      dependencies=dict(self.dependencies))
 
 
 def registered_dialects() -> dict[str, Dialect]:

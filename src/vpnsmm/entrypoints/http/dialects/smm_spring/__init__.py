@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
+from litestar.di import Provide
+
+from vpnsmm.application.identity import Authenticate, Principal
+from vpnsmm.entrypoints.http.dependencies import resolve_principal
 from vpnsmm.entrypoints.http.dialects import Dialect
 from vpnsmm.entrypoints.http.dialects.smm_spring.admin import OPERATOR_ROUTES
 from vpnsmm.entrypoints.http.dialects.smm_spring.errors import EXCEPTION_HANDLERS
@@ -24,10 +29,20 @@ def rate_limited(path: str, retry_after: int, message: str) -> dict[str, Any]:
             "details": {"retryAfter": str(retry_after), "reason": "RATE_LIMITED"}}
 
 
+async def principal(request: Request[Any, Any, Any], authenticate: Authenticate) -> Principal:
+    """The caller: ``Authorization: Bearer``, ``X-API-Key``, or the document's ``key`` query parameter."""
+    if not request.headers.get("authorization") and not request.headers.get("x-api-key"):
+        key = request.query_params.get("key")
+        if key:
+            return await authenticate.api_key(key)
+    return await resolve_principal(request, authenticate)
+
+
 def build() -> list[Any]:
     return [*USER_ROUTES, *OPERATOR_ROUTES, order_updates]
 
 
 DIALECT = Dialect(name="smm-spring", document="smm-spring-api.md", default_prefix="/", build=build,
                   exception_handlers=EXCEPTION_HANDLERS, rate_limited_body=rate_limited,
+                  dependencies={"principal": Provide(principal)},
                   description="Spring Boot SMM panel API (/api/v1, /api/v2/admin, /api/v2/webhooks, /ws)")
