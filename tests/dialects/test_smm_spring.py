@@ -213,6 +213,14 @@ async def test_auth_register_login_refresh_me_profile_logout(http: httpx.AsyncCl
     for t in (a["token"], b["token"]):
         assert_error(await http.get("/api/v1/auth/me", headers=bearer(t)), 401)
 
+    # the HttpOnly cookie set by login is enough to refresh ("Refresh tokens supported with HttpOnly cookies")
+    async with httpx.AsyncClient(base_url=str(http.base_url), timeout=60.0) as browser:
+        assert (await browser.post("/api/v1/auth/login", json={"username": "newuser", "password": "password123"})
+                ).status_code == 200
+        by_cookie = await browser.post("/api/v1/auth/refresh")
+        assert by_cookie.status_code == 200 and set(by_cookie.json()) == {"accessToken", "refreshToken"}
+    assert_error(await http.post("/api/v1/auth/refresh"), 401)  # neither body nor cookie
+
     assert_error(await http.get("/api/v1/auth/me"), 401, "/api/v1/auth/me")
     assert_error(await http.get("/api/v1/auth/me", headers=bearer("not-a-jwt")), 401)
     assert_error(await http.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"}), 401)
