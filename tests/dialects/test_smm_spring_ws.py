@@ -102,3 +102,15 @@ def test_a_connected_socket_closes_with_policy_violation_after_logout(
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert closed.value.code == POLICY_VIOLATION
+
+
+def test_an_unreachable_event_bus_closes_with_try_again_later(tmp_path: Path) -> None:
+    from vpnsmm.entrypoints.http.dialects.smm_spring.ws import TRY_AGAIN_LATER
+
+    settings = Settings(data_dir=tmp_path, secret_key="in-process test secret key 0123456789", rate_limits="off",
+                        redis_url="redis://127.0.0.1:1/0", jobs_in_process="off")  # nothing listens there
+    with TestClient(create_app(build_container(settings))) as client:
+        token, _ = register(client, "nobus")
+        with client.websocket_connect(f"/ws?token={token}") as socket, pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == TRY_AGAIN_LATER

@@ -29,6 +29,7 @@ from vpnsmm.domain.smm import OrderStatus
 from vpnsmm.entrypoints.http.dialects.smm_spring.wire import WIRE_STATUS, now_iso
 
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 #: A connected socket re-checks its token this often: logout, a ban or expiry end it (1008) within this time.
 REAUTH_SECONDS = 30.0
 
@@ -142,24 +143,30 @@ async def order_updates(socket: WebSocket[Any, Any, Any], authenticate: Authenti
         finally:
             checker.cancel()
 
-    async with bus.subscribe(order_channel(user_id)) as events:
-        listener = asyncio.create_task(drain())
-        try:
-            await socket.send_json({"type": "SYSTEM_NOTIFICATION", "severity": "INFO",
-                                    "message": "Connected; order updates follow", "timestamp": now_iso()})
-            async for event in _until(events, listener):
-                message = order_update(event, user_id)
-                if message is not None:
-                    await socket.send_json(message)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                await listener
+    unavailable = False
+    try:
+        async with bus.subscribe(order_channel(user_id)) as events:
+            listener = asyncio.create_task(drain())
+            try:
+                await socket.send_json({"type": "SYSTEM_NOTIFICATION", "severity": "INFO",
+                                        "message": "Connected; order updates follow", "timestamp": now_iso()})
+                async for event in _until(events, listener):
+                    message = order_update(event, user_id)
+                    if message is not None:
+                        await socket.send_json(message)
+            except WebSocketDisconnect:
+                pass
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                    await listener
+    except VpnsmmError:  # the bus (Redis) cannot be reached: say so, the client retries later
+        unavailable = True
     with contextlib.suppress(Exception):
         if revoked:
             await socket.close(code=POLICY_VIOLATION, reason=revoked[0][:120])
+        elif unavailable:
+            await socket.close(code=TRY_AGAIN_LATER, reason="live updates are unavailable; retry later")
         else:
             await socket.close()
 
