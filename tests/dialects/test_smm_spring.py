@@ -678,7 +678,9 @@ async def test_every_documented_endpoint_answers(http: httpx.AsyncClient, stack:
         # A 404 is allowed only as the document's own error body (an id that is not there): then the route exists.
         routed = r.status_code != 404 or set(r.json()) == {"error", "code", "timestamp", "path", "details"}
         assert routed and r.status_code not in (405, 500), (method, path, r.status_code, r.text)
-    # a route that does not exist is the native 404, proving the check above can fail
+    # routing errors on the document's paths are in its format too; a path no API serves is the native 404
+    assert_error(await http.patch("/api/v1/orders", headers=admin, json={}), 405, "/api/v1/orders")
+    assert_error(await http.get("/api/v1/orders/abc", headers=admin), 404, "/api/v1/orders/abc")
     assert (await http.get("/api/v1/not-documented", headers=admin)).headers["content-type"].startswith(
         "application/problem+json")
 

@@ -40,7 +40,7 @@ from vpnsmm.domain.errors import VpnsmmError
 log = structlog.get_logger("vpnsmm.http")
 
 ASGIApp = Callable[..., Any]
-#: A dialect's 429 body: (path, retry_after seconds, message) -> JSON object.
+#: A dialect's error body: (path, status, message) -> JSON object.
 ErrorBody = Callable[[str, int, str], Mapping[str, Any]]
 _API_KEY = re.compile(r"^[A-Za-z0-9]{1,16}_([0-9a-f]{12})_")
 
@@ -181,7 +181,7 @@ class RateLimitMiddleware:
         detail = (f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
                   f"exceeded for {budget.name} requests; retry in {retry_after} s")
         if render is not None:
-            body, content_type = json.dumps(dict(render(path, retry_after, detail))).encode(), b"application/json"
+            body, content_type = json.dumps(dict(render(path, 429, detail))).encode(), b"application/json"
         else:
             body = json.dumps({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": detail,
                                "code": "RATE_LIMITED", "retry_after": retry_after}).encode()

@@ -43,9 +43,10 @@ class Dialect:
     build: Callable[[], Sequence[ControllerRouterHandler]]
     exception_handlers: Mapping[Any, Any] = field(factory=dict)
     description: str = ""
-    #: The body of a 429 from the rate limiter on this dialect's routes, in its error format:
-    #: ``(path, retry_after_seconds, message) -> JSON object``. None: the native problem body.
-    rate_limited_body: Callable[[str, int, str], Mapping[str, Any]] | None = None
+    #: An error body in this dialect's format, for errors raised before its own handlers run (the rate
+    #: limiter's 429, routing's 404/405 on its paths): ``(path, status, message) -> JSON object``.
+    #: None: those errors keep the native problem body.
+    error_body: Callable[[str, int, str], Mapping[str, Any]] | None = None
     #: Router-level dependencies overriding the app's of the same name (e.g. a ``principal`` that also
     #: reads the document's ``?key=`` query parameter).
     dependencies: Mapping[str, Any] = field(factory=dict)
@@ -113,20 +114,20 @@ def mount_dialects(configured: Mapping[str, str], *, native: Sequence[Controller
     return routers
 
 
-def rate_limited_bodies(configured: Mapping[str, str], registry: Mapping[str, Dialect] | None = None,
-                        ) -> list[tuple[re.Pattern[str], Callable[[str, int, str], Mapping[str, Any]]]]:
-    """(full-path pattern, body renderer) for every route of each enabled dialect that renders its own 429s,
-    so the rate limiter answers in that dialect's error format on exactly its routes."""
+def error_bodies(configured: Mapping[str, str], registry: Mapping[str, Dialect] | None = None,
+                 ) -> list[tuple[re.Pattern[str], Callable[[str, int, str], Mapping[str, Any]]]]:
+    """(full-path pattern, body renderer) for every route of each enabled dialect with an ``error_body``, so
+    the rate limiter and the app's routing errors answer in that dialect's format on exactly its routes."""
     dialects = registered_dialects() if registry is None else dict(registry)
     found = []
     for name, dialect in dialects.items():
         prefix = configured.get(name, dialect.default_prefix)
-        if prefix == "off" or dialect.rate_limited_body is None:
+        if prefix == "off" or dialect.error_body is None:
             continue
         for _, _, display in _route_table(dialect.router(prefix)):
             pattern = "^" + "[^/]+".join(re.escape(part) for part in _PARAM.split(display.rstrip("/"))) + "/?$"
-            found.append((re.compile(pattern), dialect.rate_limited_body))
+            found.append((re.compile(pattern), dialect.error_body))
     return found
 
 
-__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "rate_limited_bodies", "registered_dialects"]
+__all__ = ["DIALECT_MODULES", "Dialect", "error_bodies", "mount_dialects", "registered_dialects"]

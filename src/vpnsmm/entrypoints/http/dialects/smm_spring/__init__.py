@@ -22,11 +22,15 @@ from vpnsmm.entrypoints.http.dialects.smm_spring.routes import USER_ROUTES
 from vpnsmm.entrypoints.http.dialects.smm_spring.wire import now_iso
 from vpnsmm.entrypoints.http.dialects.smm_spring.ws import order_updates
 
+_REASONS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RATE_LIMITED"}
 
-def rate_limited(path: str, retry_after: int, message: str) -> dict[str, Any]:
-    """The limiter's 429 in the Standard Error Response format."""
-    return {"error": "Too many requests: " + message, "code": 429, "timestamp": now_iso(), "path": path,
-            "details": {"retryAfter": str(retry_after), "reason": "RATE_LIMITED"}}
+
+def error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    """Errors raised before this router's handlers (the limiter's 429, routing's 404/405) in the Standard
+    Error Response format."""
+    text = f"Too many requests: {message}" if status == 429 else message
+    return {"error": text, "code": status, "timestamp": now_iso(), "path": path,
+            "details": {"reason": _REASONS.get(status, "HTTP_ERROR")}}
 
 
 async def principal(request: Request[Any, Any, Any], authenticate: Authenticate) -> Principal:
@@ -43,6 +47,6 @@ def build() -> list[Any]:
 
 
 DIALECT = Dialect(name="smm-spring", document="smm-spring-api.md", default_prefix="/", build=build,
-                  exception_handlers=EXCEPTION_HANDLERS, rate_limited_body=rate_limited,
+                  exception_handlers=EXCEPTION_HANDLERS, error_body=error_body,
                   dependencies={"principal": Provide(principal)},
                   description="Spring Boot SMM panel API (/api/v1, /api/v2/admin, /api/v2/webhooks, /ws)")

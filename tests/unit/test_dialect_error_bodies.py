@@ -1,4 +1,4 @@
-"""``rate_limited_bodies``: a dialect's 429 renderer applies on exactly its routes, wherever it is mounted."""
+"""``error_bodies``: a dialect's error renderer applies on exactly its routes, wherever it is mounted."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import get, post
 
-from vpnsmm.entrypoints.http.dialects import Dialect, rate_limited_bodies, registered_dialects
+from vpnsmm.entrypoints.http.dialects import Dialect, error_bodies, registered_dialects
 
 
 @get("/api/v1/orders/{order_id:int}")
@@ -19,12 +19,12 @@ async def _place() -> dict[str, str]:
     return {}
 
 
-def _body(path: str, retry_after: int, message: str) -> dict[str, Any]:
-    return {"path": path, "retry": retry_after, "message": message}
+def _body(path: str, status: int, message: str) -> dict[str, Any]:
+    return {"path": path, "status": status, "message": message}
 
 
 _DEMO = Dialect(name="demo", document="demo.md", default_prefix="/", build=lambda: [_order, _place],
-                rate_limited_body=_body)
+                error_body=_body)
 _PLAIN = Dialect(name="plain", document="plain.md", default_prefix="/plain", build=lambda: [_place])
 
 
@@ -33,7 +33,7 @@ def _matching(patterns: list[Any], path: str) -> list[Any]:
 
 
 def test_patterns_cover_the_dialects_routes_only() -> None:
-    found = rate_limited_bodies({}, registry={"demo": _DEMO, "plain": _PLAIN})
+    found = error_bodies({}, registry={"demo": _DEMO, "plain": _PLAIN})
     assert _matching(found, "/api/v1/orders/12") == [_body]
     assert _matching(found, "/api/v1/orders") == [_body] and _matching(found, "/api/v1/orders/") == [_body]
     assert _matching(found, "/api/v1/orders/12/cancel") == [] and _matching(found, "/v1/orders") == []
@@ -41,17 +41,17 @@ def test_patterns_cover_the_dialects_routes_only() -> None:
 
 
 def test_patterns_follow_the_prefix_and_off() -> None:
-    moved = rate_limited_bodies({"demo": "/compat/demo"}, registry={"demo": _DEMO})
+    moved = error_bodies({"demo": "/compat/demo"}, registry={"demo": _DEMO})
     assert _matching(moved, "/compat/demo/api/v1/orders/3") == [_body] and _matching(moved, "/api/v1/orders/3") == []
-    assert rate_limited_bodies({"demo": "off"}, registry={"demo": _DEMO}) == []
+    assert error_bodies({"demo": "off"}, registry={"demo": _DEMO}) == []
 
 
 def test_smm_spring_renders_the_standard_error_response() -> None:
     spring = registered_dialects()["smm-spring"]
-    assert spring.rate_limited_body is not None
-    body = spring.rate_limited_body("/api/v1/orders", 12, "rate limit exceeded")
+    assert spring.error_body is not None
+    body = spring.error_body("/api/v1/orders", 429, "rate limit exceeded")
     assert set(body) == {"error", "code", "timestamp", "path", "details"}
-    assert body["code"] == 429 and body["path"] == "/api/v1/orders" and body["details"]["retryAfter"] == "12"
-    found = rate_limited_bodies({})
+    assert body["code"] == 429 and body["path"] == "/api/v1/orders" and body["details"]["reason"] == "RATE_LIMITED"
+    found = error_bodies({})
     assert _matching(found, "/api/v2/admin/orders/5/actions") and _matching(found, "/api/v1/auth/login")
     assert not _matching(found, "/api/v2") and not _matching(found, "/v1/auth/login")  # native stays native
