@@ -20,6 +20,7 @@ from vpnsmm.adapters.events.local import InMemoryEventBus
 from vpnsmm.adapters.events.redis import RedisEventBus
 from vpnsmm.adapters.jobs.runner import JobRunner
 from vpnsmm.adapters.jobs.sql import SqlJobStore
+from vpnsmm.adapters.monitoring import SqlSystemProbe
 from vpnsmm.adapters.panels.registry import CustomPanelFactory, FernetSecretBox, PanelRegistry
 from vpnsmm.adapters.payments.cryptomus import CryptomusGateway
 from vpnsmm.adapters.payments.zarinpal import ZarinpalGateway
@@ -77,6 +78,15 @@ from vpnsmm.application.identity import (
     UpdateProfile,
 )
 from vpnsmm.application.jobs import RetryPolicy, TaskRegistry, parse_schedule_overrides
+from vpnsmm.application.operations import (
+    CountUsers,
+    ManageYoutubeAccounts,
+    OperatorLog,
+    ServiceCoefficients,
+    StartDeposit,
+    SystemStatus,
+    WalletStatement,
+)
 from vpnsmm.application.ports.payments import PaymentGateway
 from vpnsmm.application.smm import (
     AdminOrders,
@@ -323,6 +333,15 @@ class Container(containers.DeclarativeContainer):
                                           allow_private=settings.provided.webhooks_allow_private)
     deliver_webhook = providers.Singleton(DeliverWebhook, uow, clock, smm_cipher, webhook_sender,
                                           retry=providers.Factory(_webhook_retry, settings))
+    # operator capabilities of the SMM admin APIs (application/operations.py; used by the smm-spring dialect)
+    system_probe = providers.Singleton(SqlSystemProbe, engine, redis_url=settings.provided.redis_url)
+    system_status = providers.Singleton(SystemStatus, uow, system_probe, clock)
+    manage_youtube_accounts = providers.Singleton(ManageYoutubeAccounts, uow, clock)
+    service_coefficients = providers.Singleton(ServiceCoefficients, uow, clock)
+    operator_log = providers.Singleton(OperatorLog, uow)
+    start_deposit = providers.Singleton(StartDeposit, create_invoice, pay_invoice, gateways)
+    wallet_statement = providers.Singleton(WalletStatement, uow)
+    count_users = providers.Singleton(CountUsers, uow)
 
 
 def build_job_runner(container: Container, *, concurrency: int | None = None,

@@ -461,16 +461,22 @@ def test_the_rate_limiter_answers_this_dialects_paths_in_its_format(tmp_path: Pa
         assert native.status_code == 429 and native.json()["code"] == "RATE_LIMITED"  # the native format stays
 
 
-def test_rate_limit_bodies_cover_only_the_dialects_own_paths() -> None:
-    from vpnsmm.entrypoints.http.app import native_route_handlers
-    from vpnsmm.entrypoints.http.dialects import mount_dialects, rate_limit_bodies, registered_dialects
+def test_early_error_bodies_cover_only_the_dialects_own_paths() -> None:
+    from vpnsmm.entrypoints.http.dialects import error_bodies, registered_dialects
+    from vpnsmm.entrypoints.http.dialects.smm_rest.errors import early_error_body
 
     others_off = {name: "off" for name in registered_dialects() if name != "smm-rest"}
-    default = dict(rate_limit_bodies(mount_dialects(others_off, native=native_route_handlers())))
-    assert list(default) == ["/compat/smm-rest/api/v1"]
-    moved = dict(rate_limit_bodies(mount_dialects({**others_off, "smm-rest": "/"}, native=native_route_handlers())))
-    assert list(moved) == ["/api/v1"]
-    assert rate_limit_bodies(mount_dialects({**others_off, "smm-rest": "off"}, native=native_route_handlers())) == []
+
+    def covered(configured: dict[str, str], path: str) -> bool:
+        return any(p.match(path) and r is early_error_body for p, r in error_bodies(configured))
+
+    assert covered(others_off, "/compat/smm-rest/api/v1/orders")
+    assert covered(others_off, "/compat/smm-rest/api/v1/orders/order_12")
+    assert not covered(others_off, "/api/v1/orders") and not covered(others_off, "/v1/smm/orders")
+    assert covered({**others_off, "smm-rest": "/"}, "/api/v1/orders")
+    assert not covered({**others_off, "smm-rest": "off"}, "/compat/smm-rest/api/v1/orders")
+    body = early_error_body("/compat/smm-rest/api/v1/orders", 429, "slow down")
+    assert body == {"success": False, "error": {"code": "RATE_LIMIT_EXCEEDED", "message": "slow down"}}
 
 
 def test_moved_dialect_paths_are_classed_like_the_documented_ones() -> None:

@@ -28,7 +28,8 @@ from vpnsmm.adapters.memory_vpn import (
     InMemoryVpnAccountRepository,
 )
 from vpnsmm.adapters.memory_webhooks import InMemoryWebhookRepository
-from vpnsmm.application.ports.persistence import AuditRecord, PaymentFilter, UserFilter
+from vpnsmm.adapters.memory_youtube import InMemoryYoutubeAccountRepository
+from vpnsmm.application.ports.persistence import AuditFilter, AuditRecord, PaymentFilter, UserFilter
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.errors import ConflictError, NotFoundError
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, User
@@ -318,6 +319,15 @@ class InMemoryAuditLog:
     async def for_target(self, target: str, *, limit: int = 100) -> Sequence[AuditRecord]:
         return [e for e in reversed(self._s.audit) if e.target == target][:limit]
 
+    async def search(self, filter: AuditFilter, *, limit: int, offset: int) -> tuple[Sequence[AuditRecord], int]:
+        found = [e for e in reversed(self._s.audit)
+                 if (filter.actor_id is None or e.actor_id == filter.actor_id)
+                 and (not filter.operators_only or e.actor_id is not None)
+                 and (filter.actions is None or e.action in filter.actions)
+                 and (filter.at_from is None or e.at >= filter.at_from)
+                 and (filter.at_before is None or e.at < filter.at_before)]
+        return found[offset:offset + limit], len(found)
+
 
 class InMemoryUnitOfWork:
     """A transaction over an InMemoryStore. Writers are serialised; rollback restores a snapshot."""
@@ -342,6 +352,7 @@ class InMemoryUnitOfWork:
         self.webhooks = InMemoryWebhookRepository(store)
         self.candypanel = InMemoryCandyPanelRepository(store)
         self.vpn_prices = InMemoryPriceListRepository(store)
+        self.youtube_accounts = InMemoryYoutubeAccountRepository(store)
         self.ledger = InMemoryLedger.in_store(store, now=now) if now else InMemoryLedger.in_store(store)
 
     async def __aenter__(self) -> Self:

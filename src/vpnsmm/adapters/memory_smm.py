@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from attrs import define, field
 
-from vpnsmm.domain.errors import ConflictError, NotFoundError
+from vpnsmm.domain.errors import ConflictError, NotFoundError, ValidationError
 from vpnsmm.domain.smm_orders import (
+    ORDER_SORT_KEYS,
     Category,
     OrderFilter,
     OrderStatsRow,
@@ -138,7 +139,9 @@ def _matches(o: SmmOrder, f: OrderFilter) -> bool:
             and (f.provider_id is None or o.provider_id == f.provider_id)
             and (f.submit_state is None or o.submit_state is f.submit_state)
             and (not f.search or f.search.casefold() in o.link.casefold())
-            and (f.statuses is None or o.status in f.statuses))
+            and (f.statuses is None or o.status in f.statuses)
+            and (f.created_from is None or o.created_at >= f.created_from)
+            and (f.created_before is None or o.created_at < f.created_before))
 
 
 class InMemorySmmOrderRepository:
@@ -171,8 +174,19 @@ class InMemorySmmOrderRepository:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
         self._s.orders[order.id] = _c(order)
 
-    async def list(self, filter: OrderFilter, *, limit: int, offset: int) -> Sequence[SmmOrder]:
-        found = [o for _, o in sorted(self._s.orders.items(), reverse=True) if _matches(o, filter)]
+    async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
+                   descending: bool = True) -> Sequence[SmmOrder]:
+        if sort not in ORDER_SORT_KEYS:
+            raise ValidationError(f"cannot sort by {sort!r}", field="sort")
+
+        def key(o: SmmOrder) -> tuple[Any, int]:
+            if sort == "updated_at":
+                return (o.updated_at or o.created_at), o.id
+            if sort == "status":
+                return o.status.value, o.id
+            return getattr(o, sort), o.id
+
+        found = sorted((o for o in self._s.orders.values() if _matches(o, filter)), key=key, reverse=descending)
         return [_c(o) for o in found[offset:offset + limit]]
 
     async def count(self, filter: OrderFilter) -> int:

@@ -545,9 +545,13 @@ class SmmOrders:
         async with self._uow(read_only=True) as uow:
             return {o.id: o for o in await uow.smm_orders.many_for_user(user_id, order_ids)}
 
-    async def search(self, filter: OrderFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[SmmOrder], int]:
+    async def search(self, filter: OrderFilter, *, limit: int = 50, offset: int = 0, sort: str = "id",
+                     descending: bool = True) -> tuple[list[SmmOrder], int]:
+        """A page of matching orders sorted by ``sort`` (ORDER_SORT_KEYS) and the total. ValidationError for
+        another sort key."""
         async with self._uow(read_only=True) as uow:
-            items = await uow.smm_orders.list(filter, limit=max(1, min(limit, 200)), offset=max(0, offset))
+            items = await uow.smm_orders.list(filter, limit=max(1, min(limit, 200)), offset=max(0, offset),
+                                              sort=sort, descending=descending)
             total = await uow.smm_orders.count(filter)
         return list(items), total
 
@@ -933,6 +937,7 @@ class SmmStats:
     charged: dict[str, Money]
     refunded: dict[str, Money]
     revenue_by_day: list[tuple[str, Money]]
+    orders_by_day: list[tuple[str, int]] = field(factory=list)  # orders created per UTC day
 
 
 class OrderStatistics:
@@ -947,7 +952,9 @@ class OrderStatistics:
         charged: dict[Currency, int] = defaultdict(int)
         refunded: dict[Currency, int] = defaultdict(int)
         per_day: dict[tuple[str, Currency], int] = defaultdict(int)
+        count_by_day: dict[str, int] = defaultdict(int)
         for r in rows:
+            count_by_day[r.day.isoformat()] += r.count
             by_status[r.status.value] += r.count
             charged[r.currency] += r.charged
             refunded[r.currency] += r.refunded
@@ -956,7 +963,8 @@ class OrderStatistics:
             orders=sum(by_status.values()), by_status=dict(by_status),
             charged={c.value: Money(v, c) for c, v in charged.items()},
             refunded={c.value: Money(v, c) for c, v in refunded.items()},
-            revenue_by_day=[(day, Money(v, c)) for (day, c), v in sorted(per_day.items())])
+            revenue_by_day=[(day, Money(v, c)) for (day, c), v in sorted(per_day.items())],
+            orders_by_day=sorted(count_by_day.items()))
 
 
 # ------------------------------------------------------------------------------------------ background tasks

@@ -9,6 +9,7 @@ never refunds twice. The ledger transfer ids are derived from the order id (:fun
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -325,6 +326,10 @@ class Refill:
     id: int = 0
 
 
+def _optional_statuses(value: Iterable[OrderStatus] | None) -> frozenset[OrderStatus] | None:
+    return None if value is None else frozenset(value)
+
+
 @frozen
 class OrderFilter:
     user_id: int | None = None
@@ -333,7 +338,14 @@ class OrderFilter:
     provider_id: int | None = None
     submit_state: SubmitState | None = None
     search: str | None = None  # substring of the link
-    statuses: frozenset[OrderStatus] | None = None  # any of these (with ``status``: both must hold)
+    # any of these (with ``status``: both must hold; an empty collection matches nothing)
+    statuses: frozenset[OrderStatus] | None = field(default=None, converter=_optional_statuses)
+    created_from: datetime | None = None  # created_at >= this
+    created_before: datetime | None = None  # created_at < this
+
+
+#: Sort keys ``SmmOrderRepository.list`` accepts (ties broken by id).
+ORDER_SORT_KEYS = ("id", "created_at", "updated_at", "status", "quantity")
 
 
 @frozen

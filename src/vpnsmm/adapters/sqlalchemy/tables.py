@@ -548,3 +548,18 @@ candypanel_outbox = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The managed YouTube account list of the smm-spring admin API (adapters/sqlalchemy/repositories/youtube.py).
+youtube_accounts = sa.Table(
+    "youtube_accounts", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("email_ci", sa.String(254), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("daily_limit", sa.Integer, nullable=False),
+    sa.Column("daily_used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total_processed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+)

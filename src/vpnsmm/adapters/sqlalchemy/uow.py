@@ -30,6 +30,7 @@ from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
     SqlVpnAccountRepository,
 )
 from vpnsmm.adapters.sqlalchemy.repositories.webhooks import SqlWebhookRepository
+from vpnsmm.adapters.sqlalchemy.repositories.youtube import SqlYoutubeAccountRepository
 from vpnsmm.application.ports.vpn_store import SecretBox
 
 
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookRepository
     candypanel: SqlCandyPanelRepository
     vpn_prices: SqlPriceListRepository
+    youtube_accounts: SqlYoutubeAccountRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
                  now: Callable[[], datetime] | None = None, secret_box: SecretBox | None = None) -> None:
@@ -93,6 +95,7 @@ class SqlUnitOfWork:
         self.vpn_prices = SqlPriceListRepository(conn)
         self.webhooks = SqlWebhookRepository(conn)
         self.candypanel = SqlCandyPanelRepository(conn)
+        self.youtube_accounts = SqlYoutubeAccountRepository(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -23,6 +23,7 @@ from vpnsmm.application.ports.vpn_store import (
     VpnAccountRepository,
 )
 from vpnsmm.application.ports.webhooks import WebhookRepository
+from vpnsmm.application.ports.youtube_accounts import YoutubeAccountRepository
 from vpnsmm.domain.billing import Gateway, Invoice, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.identity import ApiKey, AuthSession, RefreshToken, Role, User, UserStatus
 from vpnsmm.domain.smm_orders import (
@@ -185,12 +186,25 @@ class AuditRecord:
     id: int = 0
 
 
+@frozen
+class AuditFilter:
+    actor_id: int | None = None
+    actions: tuple[str, ...] | None = None  # any of these (an empty tuple matches nothing)
+    at_from: datetime | None = None  # at >= this
+    at_before: datetime | None = None  # at < this
+    operators_only: bool = False  # only entries with an actor (not system jobs)
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditRecord) -> None:
         """Append one line; never updated or deleted."""
         ...
 
     async def for_target(self, target: str, *, limit: int = 100) -> Sequence[AuditRecord]: ...
+
+    async def search(self, filter: AuditFilter, *, limit: int, offset: int) -> tuple[Sequence[AuditRecord], int]:
+        """Newest first: one page of the entries matching ``filter`` and how many match in all."""
+        ...
 
 
 class SmmCatalogueRepository(Protocol):
@@ -253,8 +267,10 @@ class SmmOrderRepository(Protocol):
 
     async def update(self, order: SmmOrder) -> None: ...
 
-    async def list(self, filter: OrderFilter, *, limit: int, offset: int) -> Sequence[SmmOrder]:
-        """Newest first."""
+    async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
+                   descending: bool = True) -> Sequence[SmmOrder]:
+        """Newest first by default; ``sort`` is one of ORDER_SORT_KEYS (ties by id, same direction).
+        Raises ValidationError for another sort key."""
         ...
 
     async def count(self, filter: OrderFilter) -> int: ...
@@ -347,6 +363,10 @@ class UnitOfWork(Protocol):
 
     @property
     def vpn_prices(self) -> PriceListRepository:
+        ...
+
+    @property
+    def youtube_accounts(self) -> YoutubeAccountRepository:
         ...
 
     async def __aenter__(self) -> Self: ...

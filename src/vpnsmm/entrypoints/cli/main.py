@@ -14,7 +14,7 @@ from vpnsmm import __version__
 from vpnsmm.adapters.sqlalchemy import migrate
 from vpnsmm.config import ConfigError, Settings
 from vpnsmm.container import Container
-from vpnsmm.entrypoints.cli import money, smm, users, vpn, worker
+from vpnsmm.entrypoints.cli import money, smm, users, vpn, worker, youtube
 from vpnsmm.entrypoints.cli.runtime import JsonOption, emit_json, emit_table, fail, out, run, settings_or_exit
 from vpnsmm.entrypoints.cli.smm_subscriptions import subscriptions_app
 
@@ -39,6 +39,7 @@ app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(vpn.servers_app, name="servers")
 app.add_typer(vpn.plans_app, name="plans")
 app.add_typer(vpn.accounts_app, name="accounts")
+app.add_typer(youtube.app, name="youtube-accounts")
 app.command("worker")(worker.worker)
 
 

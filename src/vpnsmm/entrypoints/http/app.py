@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,8 +22,8 @@ from vpnsmm import __version__
 from vpnsmm.adapters.ratelimit.policy import parse_rate_limits
 from vpnsmm.container import Container, build_job_runner, start, stop
 from vpnsmm.entrypoints.http.dependencies import http_dependencies
-from vpnsmm.entrypoints.http.dialects import mount_dialects, rate_limit_bodies
-from vpnsmm.entrypoints.http.problems import exception_handlers
+from vpnsmm.entrypoints.http.dialects import error_bodies, mount_dialects
+from vpnsmm.entrypoints.http.problems import exception_handlers, handle_http_error
 from vpnsmm.entrypoints.http.ratelimit import rate_limit_middleware
 from vpnsmm.entrypoints.http.routes.admin_money import AdminPaymentsController
 from vpnsmm.entrypoints.http.routes.admin_users import AdminUsersController
@@ -60,6 +62,19 @@ def native_route_handlers() -> list[Any]:
             WebhooksController, event_stream,
             health, liveness,
             MetricsController]
+
+
+def routing_errors_in_dialect_format(bodies: Sequence[tuple[re.Pattern[str], Any]]) -> Any:
+    """The app's HTTPException handler: a 404/405 on a path a dialect serves is in that dialect's error format;
+    everything else is the native problem (``problems.handle_http_error``)."""
+    def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        if exc.status_code in (404, 405):
+            render = next((r for pattern, r in bodies if pattern.match(request.url.path)), None)
+            if render is not None:
+                return Response(dict(render(request.url.path, exc.status_code, str(exc.detail))),
+                                status_code=exc.status_code, headers=exc.headers, media_type="application/json")
+        return handle_http_error(request, exc)
+    return handler
 
 
 def create_app(container: Container, *, manage_container: bool = True) -> Litestar:
@@ -118,16 +133,19 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
     # The seed documents' APIs, each a thin router at its documented paths (docs/dialects/); collisions stop startup.
     dialects = mount_dialects(settings.dialects, native=native)
 
+    # Errors raised before a dialect's own handlers run (rate limits, 404/405 from routing) on a dialect's
+    # paths are rendered in that dialect's format.
+    dialect_errors = error_bodies(settings.dialects)
     middleware: list[Any] = [prometheus.middleware]
     limits = parse_rate_limits(settings.rate_limits)
     if limits.enabled:
         middleware.append(rate_limit_middleware(limits, container.rate_limit_store(), container.access_tokens(),
-                                                bodies=rate_limit_bodies(dialects)))
+                                                error_bodies=dialect_errors))
 
     return Litestar(
         route_handlers=[*native, *dialects],
         dependencies=http_dependencies(container),
-        exception_handlers=exception_handlers,
+        exception_handlers={**exception_handlers, HTTPException: routing_errors_in_dialect_format(dialect_errors)},
         openapi_config=openapi,
         middleware=middleware,
         cors_config=cors,

@@ -33,6 +33,9 @@ USE_CASES = (
     # the candypanel dialect
     "candypanel_setup", "candypanel_clients", "candypanel_interfaces", "candypanel_tokens", "candypanel_sync",
     "candypanel_bot",
+    # operator capabilities (application/operations.py) and live events
+    "system_status", "manage_youtube_accounts", "service_coefficients", "operator_log", "start_deposit",
+    "wallet_statement", "count_users", "event_bus",
 )
 
 

@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,8 +43,8 @@ from vpnsmm.domain.errors import VpnsmmError
 log = structlog.get_logger("vpnsmm.http")
 
 ASGIApp = Callable[..., Any]
-#: ``(retry_after, detail) -> (content type, body)``: a dialect's 429 in its own error format.
-TooManyBody = Callable[[int, str], tuple[str, bytes]]
+#: A dialect's error body: (path, status, message) -> JSON object.
+ErrorBody = Callable[[str, int, str], Mapping[str, Any]]
 _API_KEY = re.compile(r"^[A-Za-z0-9]{1,16}_([0-9a-f]{12})_")
 
 
@@ -99,11 +99,10 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, policy: RateLimitPolicy, store: RateLimitStore,
                  tokens: JwtAccessTokens | None = None, routes: Sequence[RouteRule] = DEFAULT_ROUTES,
                  exempt: re.Pattern[str] = DEFAULT_EXEMPT, clock: Callable[[], float] = time.time,
-                 bodies: Sequence[tuple[str, TooManyBody]] = ()) -> None:
+                 error_bodies: Sequence[tuple[re.Pattern[str], ErrorBody]] = ()) -> None:
         self.app, self.policy, self.store, self.tokens = app, policy, store, tokens
         self.routes, self.exempt, self.clock = tuple(routes), exempt, clock
-        # (path prefix, renderer): a dialect's own 429 body for its paths; longest prefix first
-        self.bodies = sorted(((p.rstrip("/"), r) for p, r in bodies if p.rstrip("/")), key=lambda b: -len(b[0]))
+        self.error_bodies = tuple(error_bodies)  # (path pattern, renderer): dialects answer in their own format
 
     def classify(self, method: str, path: str, query: dict[str, list[str]]) -> str | None:
         if _PERFECT_PANEL.match(path):
@@ -169,7 +168,7 @@ class RateLimitMiddleware:
                     await self._too_many(send, [(b"x-ratelimit-limit", str(limit.requests).encode()),
                                                 (b"x-ratelimit-remaining", b"0"),
                                                 (b"x-ratelimit-reset", str(reset).encode())], retry_after, budget,
-                                         self._body_for(path))
+                                         path=path, render=self._render_for(path))
                     return
             counts = await self.store.hit(counters)
         except VpnsmmError as exc:
@@ -185,7 +184,7 @@ class RateLimitMiddleware:
                          (b"x-ratelimit-reset", str(tightest.reset_at).encode())]
         if exceeded:
             retry_after = max(1, int(tightest.reset_at - now + 0.999))
-            await self._too_many(send, limit_headers, retry_after, tightest, self._body_for(path))
+            await self._too_many(send, limit_headers, retry_after, tightest, path=path, render=self._render_for(path))
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -212,24 +211,22 @@ class RateLimitMiddleware:
         except VpnsmmError as exc:
             log.warning("rate_limit_store_unavailable", error=exc.message)
 
-    def _body_for(self, path: str) -> TooManyBody | None:
-        return next((render for prefix, render in self.bodies if path == prefix or path.startswith(prefix + "/")),
-                    None)
+    def _render_for(self, path: str) -> ErrorBody | None:
+        return next((render for pattern, render in self.error_bodies if pattern.match(path)), None)
 
     @staticmethod
     async def _too_many(send: Any, limit_headers: list[tuple[bytes, bytes]], retry_after: int,
-                        budget: _Budget, render: TooManyBody | None = None) -> None:
+                        budget: _Budget, *, path: str = "", render: ErrorBody | None = None) -> None:
         detail = (f"rate limit of {budget.limit.requests} requests per {budget.limit.window} s "
                   f"exceeded for {budget.name} requests; retry in {retry_after} s")
         if render is not None:
-            content_type, body = render(retry_after, detail)
+            body, content_type = json.dumps(dict(render(path, 429, detail))).encode(), b"application/json"
         else:
-            content_type, body = "application/problem+json", json.dumps({
-                "type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": detail,
-                "code": "RATE_LIMITED", "retry_after": retry_after,
-            }).encode()
+            body = json.dumps({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": detail,
+                               "code": "RATE_LIMITED", "retry_after": retry_after}).encode()
+            content_type = b"application/problem+json"
         await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+            (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(retry_after).encode()), *limit_headers]})
         await send({"type": "http.response.body", "body": body})
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
 from vpnsmm.adapters.sqlalchemy.tables import audit_log, invoices, payments
-from vpnsmm.application.ports.persistence import AuditRecord, PaymentFilter
+from vpnsmm.application.ports.persistence import AuditFilter, AuditRecord, PaymentFilter
 from vpnsmm.domain.billing import Gateway, Invoice, InvoicePurpose, InvoiceStatus, Payment, PaymentStatus
 from vpnsmm.domain.errors import NotFoundError
 from vpnsmm.domain.money import Currency, Money
@@ -209,3 +209,23 @@ class SqlAuditLog:
                                      .order_by(audit_log.c.id.desc()).limit(limit))
         return [AuditRecord(id=r.id, actor_id=r.actor_id, action=r.action, target=r.target,
                             details=dict(r.details), at=r.at) for r in rows]
+
+    async def search(self, filter: AuditFilter, *, limit: int, offset: int) -> tuple[Sequence[AuditRecord], int]:
+        c = audit_log.c
+        where: list[Any] = []
+        if filter.actor_id is not None:
+            where.append(c.actor_id == filter.actor_id)
+        if filter.operators_only:
+            where.append(c.actor_id.is_not(None))
+        if filter.actions is not None:
+            where.append(c.action.in_(filter.actions) if filter.actions else sa.false())
+        if filter.at_from is not None:
+            where.append(c.at >= filter.at_from)
+        if filter.at_before is not None:
+            where.append(c.at < filter.at_before)
+        total = int((await self._c.execute(sa.select(sa.func.count()).select_from(audit_log).where(*where)))
+                    .scalar_one())
+        rows = await self._c.execute(sa.select(audit_log).where(*where).order_by(c.id.desc())
+                                     .limit(limit).offset(offset))
+        return [AuditRecord(id=r.id, actor_id=r.actor_id, action=r.action, target=r.target,
+                            details=dict(r.details), at=r.at) for r in rows], total

@@ -18,10 +18,11 @@ from vpnsmm.adapters.sqlalchemy.tables import (
     smm_services,
     smm_user_rates,
 )
-from vpnsmm.domain.errors import NotFoundError
+from vpnsmm.domain.errors import NotFoundError, ValidationError
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.smm import OrderStatus, RefillStatus, ServiceType
 from vpnsmm.domain.smm_orders import (
+    ORDER_SORT_KEYS,
     Category,
     OrderFilter,
     OrderStatsRow,
@@ -210,7 +211,11 @@ def _filtered(query: Any, f: OrderFilter) -> Any:
     if f.search:
         query = query.where(sa.func.lower(c.link).contains(f.search.lower(), autoescape=True))
     if f.statuses is not None:
-        query = query.where(c.status.in_(sorted(s.value for s in f.statuses)))
+        query = query.where(c.status.in_(sorted(s.value for s in f.statuses)) if f.statuses else sa.false())
+    if f.created_from is not None:
+        query = query.where(c.created_at >= f.created_from)
+    if f.created_before is not None:
+        query = query.where(c.created_at < f.created_before)
     return query
 
 
@@ -253,8 +258,14 @@ class SqlSmmOrderRepository:
         if result.rowcount == 0:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
 
-    async def list(self, filter: OrderFilter, *, limit: int, offset: int) -> Sequence[SmmOrder]:
-        query = _filtered(sa.select(smm_orders), filter).order_by(smm_orders.c.id.desc()).limit(limit).offset(offset)
+    async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
+                   descending: bool = True) -> Sequence[SmmOrder]:
+        if sort not in ORDER_SORT_KEYS:
+            raise ValidationError(f"cannot sort by {sort!r}", field="sort")
+        c = smm_orders.c
+        key = sa.func.coalesce(c.updated_at, c.created_at) if sort == "updated_at" else c[sort]
+        order = [key.desc(), c.id.desc()] if descending else [key.asc(), c.id.asc()]
+        query = _filtered(sa.select(smm_orders), filter).order_by(*order).limit(limit).offset(offset)
         return [_order(r) for r in await self._c.execute(query)]
 
     async def count(self, filter: OrderFilter) -> int:

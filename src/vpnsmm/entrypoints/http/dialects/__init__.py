@@ -30,6 +30,7 @@ DIALECT_MODULES: tuple[str, ...] = (
     "vpnsmm.entrypoints.http.dialects.ru_vpn",
     "vpnsmm.entrypoints.http.dialects.candypanel",
     "vpnsmm.entrypoints.http.dialects.smm_rest",
+    "vpnsmm.entrypoints.http.dialects.smm_spring",
 )
 
 _SETTING = "VPNSMM_DIALECTS"
@@ -46,14 +47,18 @@ class Dialect:
     build: Callable[[], Sequence[ControllerRouterHandler]]
     exception_handlers: Mapping[Any, Any] = field(factory=dict)
     description: str = ""
-    #: ``(retry_after, detail) -> (content type, body)``: the 429 the rate limiter sends on this dialect's paths
-    #: (it answers before routing, so router exception handlers never see it). None = the native problem body.
-    rate_limited: Callable[[int, str], tuple[str, bytes]] | None = None
+    #: An error body in this dialect's format, for errors raised before its own handlers run (the rate
+    #: limiter's 429, routing's 404/405 on its paths): ``(path, status, message) -> JSON object``.
+    #: None: those errors keep the native problem body.
+    error_body: Callable[[str, int, str], Mapping[str, Any]] | None = None
+    #: Router-level dependencies overriding the app's of the same name (e.g. a ``principal`` that also
+    #: reads the document's ``?key=`` query parameter).
+    dependencies: Mapping[str, Any] = field(factory=dict)
 
     def router(self, prefix: str) -> Router:
-        opt = {"rate_limited": self.rate_limited} if self.rate_limited is not None else {}
-        return Router(path=prefix, route_handlers=list(self.build()), opt=opt,
-                      exception_handlers=dict(self.exception_handlers), tags=[f"dialect: {self.name}"])
+        return Router(path=prefix, route_handlers=list(self.build()),
+                      exception_handlers=dict(self.exception_handlers), tags=[f"dialect: {self.name}"],
+                      dependencies=dict(self.dependencies))
 
 
 def registered_dialects() -> dict[str, Dialect]:
@@ -113,30 +118,20 @@ def mount_dialects(configured: Mapping[str, str], *, native: Sequence[Controller
     return routers
 
 
-def _common_path(router: Router) -> str:
-    """The longest literal path (whole segments, before any parameter) every route of ``router`` starts with."""
-    paths = [[seg for seg in (route.path_format or "/").split("/") if seg] for route in router.routes]
-    common: list[str] = []
-    for segments in zip(*paths, strict=False):
-        if len(set(segments)) != 1 or "{" in segments[0]:
-            break
-        common.append(segments[0])
-    return "/" + "/".join(common)
-
-
-def rate_limit_bodies(routers: Sequence[Router]) -> list[tuple[str, Callable[[int, str], tuple[str, bytes]]]]:
-    """(path prefix, renderer) for every mounted dialect with its own 429 body (``Dialect.rate_limited``).
-
-    The prefix is the literal path all the dialect's routes share (``/compat/smm-rest/api/v1``, or ``/api/v1``
-    when it is mounted at ``/``), never ``/`` itself, so one dialect's body never covers another's paths.
-    """
+def error_bodies(configured: Mapping[str, str], registry: Mapping[str, Dialect] | None = None,
+                 ) -> list[tuple[re.Pattern[str], Callable[[str, int, str], Mapping[str, Any]]]]:
+    """(full-path pattern, body renderer) for every route of each enabled dialect with an ``error_body``, so
+    the rate limiter and the app's routing errors answer in that dialect's format on exactly its routes."""
+    dialects = registered_dialects() if registry is None else dict(registry)
     found = []
-    for router in routers:
-        render = router.opt.get("rate_limited")
-        prefix = _common_path(router)
-        if render is not None and prefix != "/":
-            found.append((prefix, render))
+    for name, dialect in dialects.items():
+        prefix = configured.get(name, dialect.default_prefix)
+        if prefix == "off" or dialect.error_body is None:
+            continue
+        for _, _, display in _route_table(dialect.router(prefix)):
+            pattern = "^" + "[^/]+".join(re.escape(part) for part in _PARAM.split(display.rstrip("/"))) + "/?$"
+            found.append((re.compile(pattern), dialect.error_body))
     return found
 
 
-__all__ = ["DIALECT_MODULES", "Dialect", "mount_dialects", "rate_limit_bodies", "registered_dialects"]
+__all__ = ["DIALECT_MODULES", "Dialect", "error_bodies", "mount_dialects", "registered_dialects"]

@@ -1,7 +1,7 @@
 """vpn: per-user price lists (resellers), plan traffic reset strategy and transport label
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from vpnsmm.adapters.sqlalchemy.types import BigId, UtcDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

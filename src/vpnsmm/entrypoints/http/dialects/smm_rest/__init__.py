@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from litestar.types import ControllerRouterHandler
 
 from vpnsmm.entrypoints.http.dialects import Dialect
-from vpnsmm.entrypoints.http.dialects.smm_rest.errors import EXCEPTION_HANDLERS, rate_limited_body
+from vpnsmm.entrypoints.http.dialects.smm_rest.errors import EXCEPTION_HANDLERS, early_error_body
 
 
 def _build() -> Sequence[ControllerRouterHandler]:
@@ -23,6 +23,6 @@ def _build() -> Sequence[ControllerRouterHandler]:
 
 DIALECT = Dialect(
     name="smm-rest", document="smm-rest-api.md", default_prefix="/compat/smm-rest", build=_build,
-    exception_handlers=EXCEPTION_HANDLERS, rate_limited=rate_limited_body,
+    exception_handlers=EXCEPTION_HANDLERS, error_body=early_error_body,
     description="SMM panel REST API for resellers: X-API-Key, {success, data} envelopes.",
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -100,6 +99,15 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
-def rate_limited_body(retry_after: int, detail: str) -> tuple[str, bytes]:
-    """The rate limiter's 429 on this dialect's paths, in the document's error format."""
-    return "application/json", msgspec.json.encode(error_body("RATE_LIMIT_EXCEEDED", detail))
+def early_error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    """Errors raised before this router's handlers run (the rate limiter's 429, routing's 404/405 on its
+    paths) in the document's ``{success: false, error: {code, message}}`` format."""
+    if status == 429:
+        code = "RATE_LIMIT_EXCEEDED"
+    elif status == 404 and "/orders" in path:
+        code = "ORDER_NOT_FOUND"
+    elif status == 404 and "/services" in path:
+        code = "SERVICE_NOT_FOUND"
+    else:
+        code = "VALIDATION_ERROR"
+    return dict(error_body(code, message))

@@ -1,7 +1,7 @@
 """smm: recurring orders (subscriptions) and their runs
 
-Revision ID: 0007
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from vpnsmm.adapters.sqlalchemy.types import BigId, UtcDateTime
 
-revision = "0007"
-down_revision = "0010"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """candypanel: the CandyPanel dialect's settings, client names, card orders, API tokens and bot outbox
 
-Revision ID: 0010
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 from vpnsmm.adapters.sqlalchemy.types import BigId, UtcDateTime
 
-revision = "0010"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
