@@ -59,7 +59,7 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes; use about one per CPU core."),
     reload: bool = typer.Option(False, help="Restart on code changes (development only)."),
 ) -> None:
-    """Run the HTTP API: native /v1, /health, /metrics and OpenAPI docs at /schema.
+    """Run the HTTP API: native /v1, the seed APIs' dialects, /health, /metrics and OpenAPI docs at /schema.
 
     Migrations are applied before the workers start, so a fresh data dir just works.
     """
