@@ -120,3 +120,24 @@ def test_serve_refuses_an_unknown_dialect_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "unknown dialect 'no-such-dialect'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("DELETE", "/api/v1/plans/", {"error": "Method not allowed", "detail": "Method Not Allowed"}),  # v2ray
+    ("DELETE", "/tariffs", {"error": "Method Not Allowed", "code": "METHOD_NOT_ALLOWED"}),  # ru-vpn
+    ("DELETE", "/api/data", {"message": "Method Not Allowed", "success": False}),  # candypanel
+    ("DELETE", "/compat/smm-rest/api/v1/balance",
+     {"success": False, "error": {"code": "VALIDATION_ERROR", "message": "Method Not Allowed"}}),  # smm-rest
+])
+def test_routing_errors_on_a_dialect_path_come_in_its_format(method: str, path: str, expected: object,
+                                                              tmp_path: Path) -> None:
+    from vpnsmm.container import build_container
+    from vpnsmm.entrypoints.http.app import create_app
+
+    settings = load_settings({"VPNSMM_DATA_DIR": str(tmp_path), "VPNSMM_RATE_LIMITS": "off"}, persist_secret=False)
+    with TestClient(create_app(build_container(settings))) as client:
+        response = client.request(method, path)
+        assert response.status_code == 405
+        assert response.json() == expected
+        native = client.request("DELETE", "/v1/me")
+        assert native.status_code == 405 and native.json()["code"] == "METHOD_NOT_ALLOWED"

@@ -57,6 +57,12 @@ def envelope(message: str, data: Mapping[str, Any] | None = None, *, status: int
     return Response({"message": message, "success": True, "data": dict(data or {})}, status_code=status)
 
 
+def early_error_body(_path: str, _status: int, message: str) -> dict[str, Any]:
+    """Errors raised before this router's handlers run (the rate limiter's 429, routing's 404/405 on its
+    paths) in the document's ``{message, success}`` envelope."""
+    return {"message": message, "success": False}
+
+
 def failure(message: str, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
     return Response({"message": message, "success": False}, status_code=status, headers=headers)
 

@@ -89,6 +89,15 @@ Provider = Annotated[str, Meta(max_length=16)]
 
 
 # ------------------------------------------------------------------------------------------ errors
+_EARLY_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RATE_LIMITED"}
+
+
+def early_error_body(_path: str, status: int, message: str) -> dict[str, Any]:
+    """Errors raised before this router's handlers run (the rate limiter's 429, routing's 404/405 on its
+    paths) in this dialect's ``{"error", "code"}`` format."""
+    return {"error": message, "code": _EARLY_CODES.get(status, "HTTP_ERROR")}
+
+
 def error(status: int, message: str, code: str) -> Response[Any]:
     return Response({"error": message, "code": code}, status_code=status, media_type=MediaType.JSON,
                     headers={"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else None)

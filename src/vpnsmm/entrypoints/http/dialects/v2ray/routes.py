@@ -61,6 +61,12 @@ _TITLES = {400: "Invalid input", 401: "Authentication required", 403: "Permissio
            429: "Too many requests", 500: "Server error"}
 
 
+def early_error_body(_path: str, status: int, message: str) -> dict[str, Any]:
+    """Errors raised before this router's handlers run (the rate limiter's 429, routing's 404/405 on its
+    paths) in the document's ``{"error", "detail"}`` format."""
+    return {"error": _TITLES.get(status, "Error"), "detail": message}
+
+
 def error(status: int, detail: str, title: str | None = None) -> Response[Any]:
     return Response({"error": title or _TITLES.get(status, "Error"), "detail": detail}, status_code=status,
                     media_type=MediaType.JSON,
