@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vpnsmm.adapters.jobs.sql import SqlJobOutbox
@@ -67,10 +68,16 @@ class SqlUnitOfWork:
                     # (SQLAlchemy is told "autocommit", so it never starts or ends a transaction of its own), and
                     # the ledger's hot statements go to the same connection inside the same transaction. Same
                     # transaction, same isolation (READ COMMITTED), less Python per statement.
+                    # A read-only unit of work opens no transaction at all: under READ COMMITTED every statement
+                    # sees its own snapshot inside a transaction too, so a reader gains nothing from BEGIN and
+                    # ROLLBACK but two round trips. A guard refuses anything but SELECT on such a connection.
+                    _guard_reads(self._engine)
                     conn = await conn.execution_options(isolation_level="AUTOCOMMIT",
-                                                        **{WRITE_OPTION: not self._read_only})
+                                                        **{WRITE_OPTION: not self._read_only,
+                                                           _READ_ONLY_OPTION: self._read_only})
                     driver = (await conn.get_raw_connection()).driver_connection
-                    await driver.execute("BEGIN")
+                    if not self._read_only:
+                        await driver.execute("BEGIN")
                 else:
                     conn = await conn.execution_options(**{WRITE_OPTION: not self._read_only})
                     await conn.begin()
@@ -117,6 +124,26 @@ class SqlUnitOfWork:
                     await self.connection.commit()
             else:
                 await self.connection.commit()
+
+
+_READ_ONLY_OPTION = "vpnsmm_read_only_autocommit"
+_GUARDED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _guard_reads(engine: AsyncEngine) -> None:
+    """Make a PostgreSQL read-only unit of work (autocommit, no transaction) refuse any statement but a SELECT,
+    so "read-only may not write" holds there as strictly as a READ ONLY transaction would enforce it."""
+    sync_engine = engine.sync_engine
+    if sync_engine in _GUARDED:
+        return
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn.get_execution_options().get(_READ_ONLY_OPTION) and \
+                not statement.lstrip().upper().startswith("SELECT"):
+            raise RuntimeError("a read-only unit of work may not write: " + statement.split(None, 1)[0])
+
+    _GUARDED.add(sync_engine)
 
 
 async def _discard(conn: AsyncConnection, driver: Any) -> None:

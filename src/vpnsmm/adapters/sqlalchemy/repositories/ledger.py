@@ -184,7 +184,7 @@ class SqlLedger:
         # The asyncpg connection under ``conn`` (PostgreSQL): the hot write goes to it directly, skipping
         # SQLAlchemy's per-statement work. Resolved on first use unless the unit of work hands it over.
         self._optimistic = self._locking and conn.dialect.driver == "asyncpg"
-        self._driver = driver
+        self._driver = self._given = driver
 
     def _saw(self, row: Any) -> LedgerAccount:
         account = _account(row)
@@ -218,7 +218,7 @@ class SqlLedger:
 
     async def find_account(self, owner_id: int | None, currency: Currency,
                            purpose: AccountPurpose) -> LedgerAccount | None:
-        driver = await self._raw() if self._optimistic else None
+        driver = await self._reader() if self._optimistic else None
         if driver is not None:  # a hot lookup (every charge): straight to asyncpg, a prepared statement
             record = await driver.fetchrow(_FIND_ONE, owner_id or 0, Currency.parse(currency).value,
                                            AccountPurpose.parse(purpose).value)
@@ -231,7 +231,7 @@ class SqlLedger:
     async def find_accounts(self, owner_ids: Sequence[int | None], currency: Currency,
                             purpose: AccountPurpose) -> Mapping[int | None, LedgerAccount]:
         keys = sorted({owner_id or 0 for owner_id in owner_ids})
-        driver = await self._raw() if self._optimistic else None
+        driver = await self._reader() if self._optimistic else None
         if driver is not None:
             records = await driver.fetch(_FIND_MANY, keys, Currency.parse(currency).value,
                                          AccountPurpose.parse(purpose).value)
@@ -387,6 +387,11 @@ class SqlLedger:
         low, high = row["entry_ids"]  # inserted in debit, credit order: the debit got the lower id
         self._written[t.id] = [Entry.record(low, t, d), Entry.record(high, t, c)]
         return t
+
+    async def _reader(self) -> Any:
+        """The asyncpg connection for a plain SELECT: the unit of work's own (in its transaction, or a read-only
+        unit of work's autocommit connection), else one with a transaction open (None: use SQLAlchemy)."""
+        return self._given if self._given is not None else await self._raw()
 
     async def _raw(self) -> Any:
         """The asyncpg connection, if a transaction is open on it (else None: SQLAlchemy has not begun yet)."""
