@@ -6,7 +6,7 @@ ledger-reliability.md (ordered FOR UPDATE on two accounts, two balance UPDATEs u
 with a unique idempotency key, two entry INSERTs). The app path is ``Wallets.transfer``: authorisation of the
 recipient, account lookups, the ledger rules, locks, idempotency check, counters, transfer and entries.
 
-    python benchmarks/ledger_transfers.py [--clients 8] [--seconds 15] [--rounds 3] [--processes 2]
+    python benchmarks/ledger_transfers.py [--clients 8] [--seconds 15] [--rounds 3] [--processes 2] [--loop uvloop]
 
 Needs PostgreSQL reachable at VPNSMM_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test)
 and the ``pgbench`` binary. Prints a JSON summary; docs/performance.md records the figures.
@@ -92,8 +92,8 @@ INSERT INTO pgb_transfers (id, kind, debit_account_id, credit_account_id, amount
   'IRR', 'wallet_transfer', 'user:' || :b, '', now()) ON CONFLICT (id) DO NOTHING RETURNING id AS tid \gset
 INSERT INTO pgb_entries (transfer_id, account_id, side, delta, pending_delta, balance_before, balance_after,
   available_before, available_after) VALUES
-  (:tid, :a, 'debit', -7, 0, :bal_a + 7, :bal_a, :bal_a + 7, :bal_a),
-  (:tid, :b, 'credit', 7, 0, :bal_b - 7, :bal_b, :bal_b - 7, :bal_b);
+  (:tid, :a, 'debit', -7, 0, :bal_a::bigint + 7, :bal_a, :bal_a::bigint + 7, :bal_a),
+  (:tid, :b, 'credit', 7, 0, :bal_b::bigint - 7, :bal_b, :bal_b::bigint - 7, :bal_b);
 END;
 """
 
@@ -127,7 +127,8 @@ async def setup() -> None:
     await engine.dispose()
 
 
-def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Queue,  # type: ignore[type-arg]
+               loop: str = "uvloop") -> None:
     async def main() -> int:
         engine = make_engine(URL, pool_size=clients)
         wallets = Wallets(SqlUnitOfWorkFactory(engine), SystemClock())
@@ -153,13 +154,18 @@ def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Que
         await engine.dispose()
         return done
 
-    out.put(asyncio.run(main()))
+    if loop == "uvloop":  # what the served application runs on (uvicorn[standard] picks uvloop)
+        import uvloop
+
+        out.put(uvloop.run(main()))
+    else:
+        out.put(asyncio.run(main()))
 
 
-def run_app(seconds: float, clients: int, processes: int, round_no: int) -> float:
+def run_app(seconds: float, clients: int, processes: int, round_no: int, loop: str) -> float:
     queue: multiprocessing.Queue[int] = multiprocessing.Queue()
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-    procs = [multiprocessing.Process(target=app_worker, args=(seconds, n, round_no * 100 + i, queue))
+    procs = [multiprocessing.Process(target=app_worker, args=(seconds, n, round_no * 100 + i, queue, loop))
              for i, n in enumerate(per) if n]
     for p in procs:
         p.start()
@@ -189,6 +195,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2, help="app worker processes sharing the clients")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop of the app workers (uvloop is what `vpnsmm serve` runs on)")
     args = parser.parse_args()
     if shutil.which("pgbench") is None:
         sys.exit("pgbench is not installed (Debian: postgresql-client)")
@@ -196,9 +204,9 @@ def main() -> None:
     app, pg = [], []
     for r in range(args.rounds):  # interleaved, so drift on this VM hits both alike
         pg.append(run_pgbench(args.seconds, args.clients))
-        app.append(run_app(args.seconds, args.clients, args.processes, r))
+        app.append(run_app(args.seconds, args.clients, args.processes, r, args.loop))
         print(f"round {r + 1}: pgbench {pg[-1]:.0f} tps, app {app[-1]:.0f} transfers/s", file=sys.stderr)
-    summary = {"clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "processes": args.processes,
+    summary = {"loop": args.loop, "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "processes": args.processes,
                "pgbench_tps_median": round(statistics.median(pg)), "app_tps_median": round(statistics.median(app)),
                "ratio": round(statistics.median(app) / statistics.median(pg), 3), "pgbench_tps": pg, "app_tps": app}
     print(json.dumps(summary, indent=2))

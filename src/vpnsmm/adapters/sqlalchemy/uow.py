@@ -60,10 +60,12 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         driver: Any = None
+        engine = self._engine
+        owned = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         async with translated():
-            conn = await self._engine.connect()
+            conn = await (_driving_engine(engine, self._read_only) if owned else engine).connect()
             try:
-                if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
+                if owned:
                     # PostgreSQL: this unit of work sends BEGIN/COMMIT/ROLLBACK itself on the asyncpg connection
                     # (SQLAlchemy is told "autocommit", so it never starts or ends a transaction of its own), and
                     # the ledger's hot statements go to the same connection inside the same transaction. Same
@@ -71,11 +73,9 @@ class SqlUnitOfWork:
                     # A read-only unit of work opens no transaction at all: under READ COMMITTED every statement
                     # sees its own snapshot inside a transaction too, so a reader gains nothing from BEGIN and
                     # ROLLBACK but two round trips. A guard refuses anything but SELECT on such a connection.
-                    _guard_reads(self._engine)
-                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT",
-                                                        **{WRITE_OPTION: not self._read_only,
-                                                           _READ_ONLY_OPTION: self._read_only})
-                    driver = (await conn.get_raw_connection()).driver_connection
+                    # (The options are set once, on a derived engine sharing the pool; the raw connection is
+                    # read synchronously: it was just checked out, so reaching it does no I/O.)
+                    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
                     if not self._read_only:
                         await driver.execute("BEGIN")
                 else:
@@ -127,23 +127,31 @@ class SqlUnitOfWork:
 
 
 _READ_ONLY_OPTION = "vpnsmm_read_only_autocommit"
-_GUARDED: weakref.WeakSet[Any] = weakref.WeakSet()
+_DRIVING: weakref.WeakKeyDictionary[Any, tuple[AsyncEngine, AsyncEngine]] = weakref.WeakKeyDictionary()
+
+
+def _driving_engine(engine: AsyncEngine, read_only: bool) -> AsyncEngine:
+    """``engine`` with SQLAlchemy in autocommit (the unit of work drives the transaction), sharing its pool."""
+    pair = _DRIVING.get(engine.sync_engine)
+    if pair is None:
+        _guard_reads(engine)
+        write, read = (engine.execution_options(isolation_level="AUTOCOMMIT", **{WRITE_OPTION: not ro,
+                                                                                 _READ_ONLY_OPTION: ro})
+                       for ro in (False, True))
+        pair = _DRIVING[engine.sync_engine] = (write, read)
+    return pair[1] if read_only else pair[0]
 
 
 def _guard_reads(engine: AsyncEngine) -> None:
     """Make a PostgreSQL read-only unit of work (autocommit, no transaction) refuse any statement but a SELECT,
     so "read-only may not write" holds there as strictly as a READ ONLY transaction would enforce it."""
     sync_engine = engine.sync_engine
-    if sync_engine in _GUARDED:
-        return
 
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if conn.get_execution_options().get(_READ_ONLY_OPTION) and \
                 not statement.lstrip().upper().startswith("SELECT"):
             raise RuntimeError("a read-only unit of work may not write: " + statement.split(None, 1)[0])
-
-    _GUARDED.add(sync_engine)
 
 
 async def _discard(conn: AsyncConnection, driver: Any) -> None:
