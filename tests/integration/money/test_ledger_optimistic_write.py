@@ -41,6 +41,14 @@ async def _account(uow_factory: UnitOfWorkFactory, account_id: int) -> LedgerAcc
     return account
 
 
+def _no_locking_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if the locking SELECT is used: a stale optimistic write hands back the rows it locked."""
+    async def no_lock(self: SqlLedger, ids: object) -> None:
+        raise AssertionError("the optimistic write should not need the locking SELECT")
+
+    monkeypatch.setattr(SqlLedger, "_lock", no_lock)
+
+
 def _pay(payer: int, payee: int, amount: int, id: str = "pay") -> TransferRequest:
     return TransferRequest(id=id, code="p2p", debit_account_id=payer, credit_account_id=payee, amount=amount)
 
@@ -54,10 +62,7 @@ async def test_a_transfer_after_a_lookup_needs_no_locking_read(uow_factory: Unit
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _, payer, payee = await _setup(uow_factory, 100)
     if backend == "postgres":
-        async def no_lock(self: SqlLedger, ids: object) -> None:
-            raise AssertionError("the optimistic write should not need the locking SELECT")
-
-        monkeypatch.setattr(SqlLedger, "_lock", no_lock)
+        _no_locking_read(monkeypatch)
     async with uow_factory() as uow:
         found = await uow.ledger.find_accounts([1, 2], USD, AccountPurpose.WALLET)
         assert {found[1].id, found[2].id} == {payer, payee}
@@ -72,8 +77,10 @@ async def test_a_transfer_after_a_lookup_needs_no_locking_read(uow_factory: Unit
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
-async def test_money_spent_since_the_snapshot_is_not_spent_twice(uow_factory: UnitOfWorkFactory) -> None:
+async def test_money_spent_since_the_snapshot_is_not_spent_twice(uow_factory: UnitOfWorkFactory,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     _, payer, payee = await _setup(uow_factory, 100)
+    _no_locking_read(monkeypatch)  # re-planned on the counters the write locked, then refused
     async with uow_factory() as slow:
         snapshot = await slow.ledger.find_account(1, USD, AccountPurpose.WALLET)
         assert snapshot is not None and snapshot.balance == 100
@@ -91,8 +98,10 @@ async def test_money_spent_since_the_snapshot_is_not_spent_twice(uow_factory: Un
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
-async def test_a_stale_snapshot_still_records_the_real_balances(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_stale_snapshot_still_records_the_real_balances(uow_factory: UnitOfWorkFactory,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _, payer, payee = await _setup(uow_factory, 100)
+    _no_locking_read(monkeypatch)
     async with uow_factory() as slow:
         await slow.ledger.find_accounts([1, 2], USD, AccountPurpose.WALLET)
         async with uow_factory() as fast:

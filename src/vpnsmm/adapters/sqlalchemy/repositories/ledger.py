@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from attrs import evolve
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -110,9 +111,10 @@ SELECT (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated
 # The optimistic write (PostgreSQL, asyncpg): lock both accounts in ascending id order, and only if their counters
 # are still the ones the transfer was planned against, insert the transfer (its primary key is the idempotency
 # check), write both counters and both entries -- one round trip instead of a locking SELECT plus a write. A
-# stale snapshot writes nothing and returns ok = false; the caller then takes the pessimistic path (the rows are
-# locked by now, so it reads the current counters without waiting again). Under READ COMMITTED a row lock that
-# waited returns the newest row version, so the comparison is against what is committed, never a stale snapshot.
+# stale snapshot writes nothing and returns ok = false with the current counters of the rows it now holds locked;
+# the caller re-plans on those and writes on the pessimistic path, without reading them again. Under READ
+# COMMITTED a row lock that waited returns the newest row version, so the comparison is against what is
+# committed, never a stale snapshot.
 _CAS_WRITE = """
 WITH l AS (
   SELECT id, debits_posted, credits_posted, debits_pending, credits_pending FROM ledger_accounts
@@ -148,7 +150,9 @@ WITH l AS (
   ORDER BY x.n RETURNING id
 )
 SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated,
-       (SELECT array_agg(id ORDER BY id) FROM e) AS entry_ids
+       (SELECT array_agg(id ORDER BY id) FROM e) AS entry_ids,
+       (SELECT array_agg(ARRAY[id, debits_posted, credits_posted, debits_pending, credits_pending] ORDER BY id)
+        FROM l) AS locked
 """
 
 _FIND_ONE = ("SELECT id, owner_id, currency, purpose, flags, debits_posted, credits_posted, debits_pending, "
@@ -304,11 +308,14 @@ class SqlLedger:
                 return check_replay(existing, request, await self._hold_of(existing))
             hold = await self.get_transfer(request.pending_id)
         debit_id, credit_id = involved_account_ids(request, hold)
+        locked: dict[int, LedgerAccount] | None = None
         if hold is None and self._optimistic:
             done = await self._apply_optimistic(request, debit_id, credit_id, timestamp)
-            if done is not None:
+            if isinstance(done, Transfer):
                 return done
-        locked = await self._lock([debit_id, credit_id])
+            locked = done
+        if locked is None:
+            locked = await self._lock([debit_id, credit_id])
         try:
             debit, credit = locked.get(debit_id), locked.get(credit_id)
             if debit is None:
@@ -342,12 +349,13 @@ class SqlLedger:
         return outcome.transfer
 
     async def _apply_optimistic(self, request: TransferRequest, debit_id: int, credit_id: int,
-                                timestamp: datetime) -> Transfer | None:
-        """One round trip for a transfer between accounts already read in this transaction, or None.
+                                timestamp: datetime) -> Transfer | dict[int, LedgerAccount] | None:
+        """One round trip for a transfer between accounts already read in this transaction.
 
-        None means "take the locking path": an account not read yet, a refusal on the (unlocked) snapshot that
-        the current counters might not confirm, no asyncpg transaction to write on, or counters that moved since
-        the snapshot. Nothing is written in any of those cases.
+        Returns the stored transfer, or the two accounts as they are now, locked by this transaction (their
+        counters moved since the snapshot: the caller re-plans on them), or None: take the locking path (an
+        account not read yet, a refusal on the unlocked snapshot that the current counters might not confirm,
+        no asyncpg transaction to write on). Nothing is written unless a transfer is returned.
         """
         debit, credit = self._seen.get(debit_id), self._seen.get(credit_id)
         if debit is None or credit is None or debit_id == credit_id:
@@ -377,8 +385,14 @@ class SqlLedger:
                 d.available_after,
                 c.side.value, c.delta, c.pending_delta, c.balance_before, c.balance_after, c.available_before,
                 c.available_after)
-        if not row["ok"]:
-            return None  # moved since the snapshot; both rows are locked now, the locking path re-reads them
+        if not row["ok"]:  # moved since the snapshot; both rows are locked by us now, at these counters
+            current = {}
+            for account_id, dp, cp, dpe, cpe in row["locked"] or ():
+                seen = debit if account_id == debit.id else credit
+                current[account_id] = evolve(seen, debits_posted=dp, credits_posted=cp, debits_pending=dpe,
+                                             credits_pending=cpe)
+                self._seen[account_id] = current[account_id]
+            return current if len(current) == 2 else None
         if not row["inserted"]:  # a twin with this id committed first: answer with what it stored
             existing = await self.get_transfer(request.id)
             assert existing is not None
