@@ -33,6 +33,11 @@ def _user(row: sa.Row[Any]) -> User:
                 joined_at=row.joined_at)
 
 
+# Built once (hot: every API-key request runs both), so SQLAlchemy's compiled cache is hit by a memoised key.
+_GET_USER = sa.select(users).where(users.c.id == sa.bindparam("id"))
+_KEY_BY_PUBLIC_ID = sa.select(api_keys).where(api_keys.c.public_id == sa.bindparam("public_id"))
+
+
 class SqlUserRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
@@ -48,7 +53,8 @@ class SqlUserRepository:
         return _user(row) if row else None
 
     async def get(self, user_id: int) -> User | None:
-        return await self._one(users.c.id == user_id)
+        row = (await self._c.execute(_GET_USER, {"id": user_id})).first()  # every authenticated request
+        return _user(row) if row else None
 
     async def get_by_username(self, username: str) -> User | None:
         return await self._one(users.c.username_ci == username.casefold())
@@ -157,7 +163,7 @@ class SqlApiKeyRepository:
         return key
 
     async def get_by_public_id(self, public_id: str) -> ApiKey | None:
-        row = (await self._c.execute(sa.select(api_keys).where(api_keys.c.public_id == public_id))).first()
+        row = (await self._c.execute(_KEY_BY_PUBLIC_ID, {"public_id": public_id})).first()
         return _key(row) if row else None
 
     async def get_for_user(self, key_id: int, user_id: int) -> ApiKey | None:
