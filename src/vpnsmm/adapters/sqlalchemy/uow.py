@@ -85,9 +85,10 @@ class SqlUnitOfWork:
                 await _discard(conn, driver)
                 raise
         self._conn, self._driver = conn, driver
-        self.users = SqlUserRepository(conn)
+        prefetched_users: dict[Any, Any] = {}  # the key's owner, read with the key (API-key authentication)
+        self.users = SqlUserRepository(conn, prefetched_users)
         self.sessions = SqlSessionRepository(conn)
-        self.api_keys = SqlApiKeyRepository(conn)
+        self.api_keys = SqlApiKeyRepository(conn, prefetched_users)
         self.ledger = SqlLedger(conn, now=self._now, driver=driver)
         self.jobs = SqlJobOutbox(conn)
         self.invoices = SqlInvoiceRepository(conn)

@@ -108,7 +108,24 @@ def _refill(r: Any) -> Refill:
 # The hot statements of an order (every /api/v2 add runs them) are built once, with bound parameters, so
 # SQLAlchemy finds them in its compiled cache by a memoised key instead of rebuilding and re-keying them per call.
 _GET_PROVIDER = sa.select(smm_providers).where(smm_providers.c.id == sa.bindparam("id"))
-_GET_SERVICE = sa.select(smm_services).where(smm_services.c.id == sa.bindparam("id"))
+# A service with its provider in one query: placing an order reads both, the provider right after the service.
+# The provider row is handed to the next ``get_provider`` of the same repository (any other catalogue call drops
+# it first), which under READ COMMITTED is indistinguishable from reading it a moment later.
+_GET_SERVICE = sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns]) \
+    .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id) \
+    .where(smm_services.c.id == sa.bindparam("id"))
+
+
+class _Prefixed:
+    """A row's prefixed (labelled) columns under their own names, for the row mappers."""
+
+    __slots__ = ("_m", "_p")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._m, self._p = row._mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._m[self._p + name]
 _USER_RATES = sa.select(smm_user_rates).where(smm_user_rates.c.user_id == sa.bindparam("user_id"))
 _INSERT_ORDER = smm_orders.insert().returning(smm_orders.c.id)
 _GET_ORDER = sa.select(smm_orders).where(smm_orders.c.id == sa.bindparam("id"))
@@ -128,6 +145,12 @@ def _update_order(columns: tuple[str, ...]) -> Any:
 class SqlSmmCatalogueRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
+        self._provider_of_service: Provider | None = None  # read with the last get_service, for get_provider
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[0] != "_" and name not in ("get_service", "get_provider"):
+            object.__setattr__(self, "_provider_of_service", None)  # any other call: forget the prefetched row
+        return object.__getattribute__(self, name)
 
     async def add_provider(self, provider: Provider) -> Provider:
         async with translated():
@@ -137,6 +160,9 @@ class SqlSmmCatalogueRepository:
         return provider
 
     async def get_provider(self, provider_id: int) -> Provider | None:
+        prefetched, self._provider_of_service = self._provider_of_service, None
+        if prefetched is not None and prefetched.id == provider_id:
+            return prefetched
         row = (await self._c.execute(_GET_PROVIDER, {"id": provider_id})).first()
         return _provider(row) if row else None
 
@@ -174,6 +200,7 @@ class SqlSmmCatalogueRepository:
 
     async def get_service(self, service_id: int) -> Service | None:
         row = (await self._c.execute(_GET_SERVICE, {"id": service_id})).first()
+        self._provider_of_service = _provider(_Prefixed(row, "p_")) if row and row.p_id is not None else None
         return _service(row) if row else None
 
     async def update_service(self, service: Service) -> None:
