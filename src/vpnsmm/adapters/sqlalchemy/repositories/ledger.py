@@ -334,7 +334,7 @@ class SqlLedger:
         # The transfer row goes first: its primary key is the idempotency check. A concurrent twin that committed
         # while we waited for the locks makes the insert a no-op, and we answer with its stored result.
         if self._locking:
-            written = await self._write_all_postgres(outcome)
+            written = await self._write_locked(outcome, debit, credit)
         elif await self._insert_transfer(outcome.transfer):
             await self._store(outcome)
             written = True
@@ -368,10 +368,36 @@ class SqlLedger:
         driver = await self._raw()
         if driver is None:
             return None
+        row = await self._cas(driver, debit, credit, outcome)
+        if not row["ok"]:  # moved since the snapshot; both rows are locked by us now, at these counters
+            current = {}
+            for account_id, dp, cp, dpe, cpe in row["locked"] or ():
+                seen = debit if account_id == debit.id else credit
+                current[account_id] = evolve(seen, debits_posted=dp, credits_posted=cp, debits_pending=dpe,
+                                             credits_pending=cpe)
+                self._seen[account_id] = current[account_id]
+            return current if len(current) == 2 else None
+        if not row["inserted"]:  # a twin with this id committed first: answer with what it stored
+            existing = await self.get_transfer(request.id)
+            assert existing is not None
+            return check_replay(existing, request, await self._hold_of(existing))
+        self._kept(outcome, row)
+        return outcome.transfer
+
+    def _kept(self, outcome: TransferOutcome, row: Any) -> None:
+        """Remember what an optimistic write stored: the accounts' new snapshots and the two entries."""
+        t = outcome.transfer
+        self._seen[outcome.debit_account.id] = outcome.debit_account
+        self._seen[outcome.credit_account.id] = outcome.credit_account
+        low, high = row["entry_ids"]  # inserted in debit, credit order: the debit got the lower id
+        self._written[t.id] = [Entry.record(low, t, outcome.debit_change), Entry.record(high, t, outcome.credit_change)]
+
+    async def _cas(self, driver: Any, debit: LedgerAccount, credit: LedgerAccount, outcome: TransferOutcome) -> Any:
+        """Run the optimistic write for ``outcome``, planned on ``debit`` and ``credit`` as they were."""
         t, d, c = outcome.transfer, outcome.debit_change, outcome.credit_change
         new_d, new_c = outcome.debit_account, outcome.credit_account
         async with translated():
-            row = await driver.fetchrow(
+            return await driver.fetchrow(
                 _CAS_WRITE, [debit.id, credit.id],
                 debit.id, debit.debits_posted, debit.credits_posted, debit.debits_pending, debit.credits_pending,
                 credit.id, credit.debits_posted, credit.credits_posted, credit.debits_pending, credit.credits_pending,
@@ -385,22 +411,6 @@ class SqlLedger:
                 d.available_after,
                 c.side.value, c.delta, c.pending_delta, c.balance_before, c.balance_after, c.available_before,
                 c.available_after)
-        if not row["ok"]:  # moved since the snapshot; both rows are locked by us now, at these counters
-            current = {}
-            for account_id, dp, cp, dpe, cpe in row["locked"] or ():
-                seen = debit if account_id == debit.id else credit
-                current[account_id] = evolve(seen, debits_posted=dp, credits_posted=cp, debits_pending=dpe,
-                                             credits_pending=cpe)
-                self._seen[account_id] = current[account_id]
-            return current if len(current) == 2 else None
-        if not row["inserted"]:  # a twin with this id committed first: answer with what it stored
-            existing = await self.get_transfer(request.id)
-            assert existing is not None
-            return check_replay(existing, request, await self._hold_of(existing))
-        self._seen[new_d.id], self._seen[new_c.id] = new_d, new_c
-        low, high = row["entry_ids"]  # inserted in debit, credit order: the debit got the lower id
-        self._written[t.id] = [Entry.record(low, t, d), Entry.record(high, t, c)]
-        return t
 
     async def _reader(self) -> Any:
         """The asyncpg connection for a plain SELECT: the unit of work's own (in its transaction, or a read-only
@@ -412,6 +422,21 @@ class SqlLedger:
         if self._driver is None:
             self._driver = (await self._c.get_raw_connection()).driver_connection
         return self._driver if self._driver.is_in_transaction() else None
+
+    async def _write_locked(self, outcome: TransferOutcome, debit: LedgerAccount, credit: LedgerAccount) -> bool:
+        """PostgreSQL, both accounts locked by this transaction at ``debit`` / ``credit``: write the outcome.
+
+        Through asyncpg with the optimistic statement when it applies (its check passes: nobody else can move
+        locked rows), else the SQLAlchemy statement (holds: it resolves a pending transfer too).
+        """
+        driver = await self._raw() if self._optimistic and outcome.resolution is None else None
+        if driver is not None:
+            row = await self._cas(driver, debit, credit, outcome)
+            if row["ok"]:
+                if row["inserted"]:
+                    self._kept(outcome, row)
+                return bool(row["inserted"])
+        return await self._write_all_postgres(outcome)
 
     async def _write_all_postgres(self, outcome: TransferOutcome) -> bool:
         """PostgreSQL: the transfer, both counters, both entries (and a hold's resolution) in one round trip.
