@@ -30,7 +30,13 @@ from vpnsmm.adapters.sqlalchemy.repositories.vpn import (
 
 
 class SqlUnitOfWork:
-    """A transaction on its own pooled connection. Rolls back on exit unless committed."""
+    """A transaction on its own pooled connection. Rolls back on exit unless committed.
+
+    On PostgreSQL (asyncpg) the unit of work sends BEGIN/COMMIT/ROLLBACK itself, with SQLAlchemy in autocommit,
+    so repositories may also use the asyncpg connection directly inside the same transaction; a read-only unit of
+    work there opens no transaction (READ COMMITTED gives each statement its own snapshot either way) and refuses
+    any statement but a SELECT.
+    """
 
     users: SqlUserRepository
     sessions: SqlSessionRepository
