@@ -6,7 +6,7 @@ ledger-reliability.md (ordered FOR UPDATE on two accounts, two balance UPDATEs u
 with a unique idempotency key, two entry INSERTs). The app path is ``Wallets.transfer``: authorisation of the
 recipient, account lookups, the ledger rules, locks, idempotency check, counters, transfer and entries.
 
-    python benchmarks/ledger_transfers.py [--clients 8] [--seconds 15] [--rounds 3] [--processes 2]
+    python benchmarks/ledger_transfers.py [--clients 8] [--seconds 15] [--rounds 3] [--processes 2] [--loop uvloop]
 
 Needs PostgreSQL reachable at VPNSMM_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test)
 and the ``pgbench`` binary. Prints a JSON summary; docs/performance.md records the figures.
@@ -46,26 +46,54 @@ DB = "vpnsmm_bench"
 URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB
 ACCOUNTS = 1_000
 
+# The pgbench side mirrors our tables' shape, constraints and indexes (text primary key that is the idempotency
+# key, the four counters under the same CHECKs, the same secondary indexes on transfers and entries), so both
+# sides do the same work per transfer and the difference is what the application adds.
 PGBENCH_SCHEMA = f"""
 DROP TABLE IF EXISTS pgb_entries, pgb_transfers, pgb_accounts;
-CREATE TABLE pgb_accounts (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0), version bigint NOT NULL);
-CREATE TABLE pgb_transfers (id bigserial PRIMARY KEY, idem_key text UNIQUE NOT NULL,
-  from_id bigint REFERENCES pgb_accounts, to_id bigint REFERENCES pgb_accounts, amount bigint CHECK (amount > 0));
-CREATE TABLE pgb_entries (id bigserial PRIMARY KEY, transfer_id bigint REFERENCES pgb_transfers,
-  account_id bigint REFERENCES pgb_accounts, delta bigint, balance_after bigint);
-CREATE INDEX ON pgb_entries (account_id);
-INSERT INTO pgb_accounts SELECT g, 1000000000, 0 FROM generate_series(1, {ACCOUNTS}) g;
+CREATE TABLE pgb_accounts (id bigint PRIMARY KEY, owner_id bigint NOT NULL, currency varchar(8) NOT NULL,
+  purpose varchar(32) NOT NULL, flags varchar(40) NOT NULL, debits_posted bigint NOT NULL DEFAULT 0,
+  credits_posted bigint NOT NULL DEFAULT 0, debits_pending bigint NOT NULL DEFAULT 0,
+  credits_pending bigint NOT NULL DEFAULT 0, UNIQUE (owner_id, currency, purpose),
+  CHECK (debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0),
+  CHECK (flags <> 'debits_must_not_exceed_credits' OR debits_posted + debits_pending <= credits_posted),
+  CHECK (flags <> 'credits_must_not_exceed_debits' OR credits_posted + credits_pending <= debits_posted));
+CREATE TABLE pgb_transfers (id varchar(128) PRIMARY KEY, kind varchar(16) NOT NULL,
+  debit_account_id bigint NOT NULL REFERENCES pgb_accounts, credit_account_id bigint NOT NULL REFERENCES pgb_accounts,
+  amount bigint NOT NULL CHECK (amount > 0), currency varchar(8) NOT NULL, code varchar(64) NOT NULL,
+  pending_id varchar(128), reference varchar(255), memo varchar(500) NOT NULL DEFAULT '',
+  created_at timestamptz NOT NULL, CHECK (debit_account_id <> credit_account_id));
+CREATE INDEX ON pgb_transfers (pending_id);
+CREATE INDEX ON pgb_transfers (reference);
+CREATE TABLE pgb_entries (id bigserial PRIMARY KEY, transfer_id varchar(128) NOT NULL REFERENCES pgb_transfers,
+  account_id bigint NOT NULL REFERENCES pgb_accounts, side varchar(8) NOT NULL, delta bigint NOT NULL,
+  pending_delta bigint NOT NULL, balance_before bigint NOT NULL, balance_after bigint NOT NULL,
+  available_before bigint NOT NULL, available_after bigint NOT NULL);
+CREATE INDEX ON pgb_entries (transfer_id);
+CREATE INDEX ON pgb_entries (account_id, id);
+INSERT INTO pgb_accounts (id, owner_id, currency, purpose, flags, credits_posted)
+  SELECT g, g, 'IRR', 'wallet', 'debits_must_not_exceed_credits', 1000000000000 FROM generate_series(1, {ACCOUNTS}) g;
 """
 
+# One transfer as our use case does it: lock both wallets in id order, move the counters (the CHECK is the bound),
+# claim the idempotency key with the transfer row (ON CONFLICT DO NOTHING, as ours), write the two entries with
+# balances before and after.
 PGBENCH_SCRIPT = r"""
 \set a random(1, :naccounts)
 \set b (:a % :naccounts) + 1
 BEGIN;
 SELECT id FROM pgb_accounts WHERE id IN (:a, :b) ORDER BY id FOR UPDATE;
-UPDATE pgb_accounts SET balance = balance - 7, version = version + 1 WHERE id = :a RETURNING balance AS bal_a \gset
-UPDATE pgb_accounts SET balance = balance + 7, version = version + 1 WHERE id = :b RETURNING balance AS bal_b \gset
-INSERT INTO pgb_transfers (idem_key, from_id, to_id, amount) VALUES (md5(random()::text || clock_timestamp()::text), :a, :b, 7) RETURNING id AS tid \gset
-INSERT INTO pgb_entries (transfer_id, account_id, delta, balance_after) VALUES (:tid, :a, -7, :bal_a), (:tid, :b, 7, :bal_b);
+UPDATE pgb_accounts SET debits_posted = debits_posted + 7 WHERE id = :a
+  RETURNING credits_posted - debits_posted AS bal_a \gset
+UPDATE pgb_accounts SET credits_posted = credits_posted + 7 WHERE id = :b
+  RETURNING credits_posted - debits_posted AS bal_b \gset
+INSERT INTO pgb_transfers (id, kind, debit_account_id, credit_account_id, amount, currency, code, reference, memo,
+  created_at) VALUES ('p2p:' || :a || ':' || md5(random()::text || clock_timestamp()::text), 'posted', :a, :b, 7,
+  'IRR', 'wallet_transfer', 'user:' || :b, '', now()) ON CONFLICT (id) DO NOTHING RETURNING id AS tid \gset
+INSERT INTO pgb_entries (transfer_id, account_id, side, delta, pending_delta, balance_before, balance_after,
+  available_before, available_after) VALUES
+  (:tid, :a, 'debit', -7, 0, :bal_a::bigint + 7, :bal_a, :bal_a::bigint + 7, :bal_a),
+  (:tid, :b, 'credit', 7, 0, :bal_b::bigint - 7, :bal_b, :bal_b::bigint - 7, :bal_b);
 END;
 """
 
@@ -99,11 +127,16 @@ async def setup() -> None:
     await engine.dispose()
 
 
-def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Queue,  # type: ignore[type-arg]
+               loop: str = "uvloop") -> None:
     async def main() -> int:
         engine = make_engine(URL, pool_size=clients)
         wallets = Wallets(SqlUnitOfWorkFactory(engine), SystemClock())
         rnd = random.Random(seed)
+        # Untimed: one transfer per client opens the pool's connections and prepares the statements, as pgbench
+        # reports its tps "without initial connection time".
+        await asyncio.gather(*(wallets.transfer(from_user_id=n + 1, to_user_id=n + 2, amount=Money(7, Currency.IRR),
+                                                idempotency_key=f"warm{seed}-{n}") for n in range(clients)))
         deadline = time.perf_counter() + seconds
         done = 0
 
@@ -125,13 +158,18 @@ def app_worker(seconds: float, clients: int, seed: int, out: multiprocessing.Que
         await engine.dispose()
         return done
 
-    out.put(asyncio.run(main()))
+    if loop == "uvloop":  # what the served application runs on (uvicorn[standard] picks uvloop)
+        import uvloop
+
+        out.put(uvloop.run(main()))
+    else:
+        out.put(asyncio.run(main()))
 
 
-def run_app(seconds: float, clients: int, processes: int, round_no: int) -> float:
+def run_app(seconds: float, clients: int, processes: int, round_no: int, loop: str) -> float:
     queue: multiprocessing.Queue[int] = multiprocessing.Queue()
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-    procs = [multiprocessing.Process(target=app_worker, args=(seconds, n, round_no * 100 + i, queue))
+    procs = [multiprocessing.Process(target=app_worker, args=(seconds, n, round_no * 100 + i, queue, loop))
              for i, n in enumerate(per) if n]
     for p in procs:
         p.start()
@@ -161,6 +199,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2, help="app worker processes sharing the clients")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop of the app workers (uvloop is what `vpnsmm serve` runs on)")
     args = parser.parse_args()
     if shutil.which("pgbench") is None:
         sys.exit("pgbench is not installed (Debian: postgresql-client)")
@@ -168,9 +208,9 @@ def main() -> None:
     app, pg = [], []
     for r in range(args.rounds):  # interleaved, so drift on this VM hits both alike
         pg.append(run_pgbench(args.seconds, args.clients))
-        app.append(run_app(args.seconds, args.clients, args.processes, r))
+        app.append(run_app(args.seconds, args.clients, args.processes, r, args.loop))
         print(f"round {r + 1}: pgbench {pg[-1]:.0f} tps, app {app[-1]:.0f} transfers/s", file=sys.stderr)
-    summary = {"clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "processes": args.processes,
+    summary = {"loop": args.loop, "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "processes": args.processes,
                "pgbench_tps_median": round(statistics.median(pg)), "app_tps_median": round(statistics.median(app)),
                "ratio": round(statistics.median(app) / statistics.median(pg), 3), "pgbench_tps": pg, "app_tps": app}
     print(json.dumps(summary, indent=2))

@@ -10,7 +10,12 @@ one transaction that inserts the order and executes the ledger charge (locks, bo
 then the submit to the provider (an in-process simulated panel, no network) and a second transaction recording
 the provider order id.
 
-    python benchmarks/smm_api.py [--clients 16] [--seconds 10]
+Adds come either all from one user (every add contends on one wallet row: the worst case) or spread round-robin
+over ``--users`` users (no wallet contention; all charges still credit the one revenue account), so row
+contention and per-request cost can be told apart. The three loads are interleaved over ``--rounds`` rounds
+and medians are reported, because run-to-run variance on a shared VM is large.
+
+    python benchmarks/smm_api.py [--clients 16] [--seconds 10] [--rounds 3] [--users 50]
 
 Needs PostgreSQL at VPNSMM_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
 Prints a JSON summary; docs/performance.md records the figures.
@@ -24,6 +29,7 @@ import itertools
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,8 +131,8 @@ async def _load(url: str, clients: int, seconds: float, make_form: Any) -> tuple
     return ok, errors
 
 
-async def _setup_vpnsmm(base: str) -> tuple[str, int]:
-    """Admin login, a simulated provider with its services, a funded customer with an API key."""
+async def _setup_vpnsmm(base: str, users: int) -> tuple[list[str], int]:
+    """Admin login, a simulated provider with its services, ``users`` funded customers with an API key each."""
     async with httpx.AsyncClient(base_url=base, timeout=60.0) as http:
         token = (await http.post("/v1/auth/login", json={"username": "boss", "password": "boss password"})).json()
         admin = {"Authorization": f"Bearer {token['access_token']}"}
@@ -134,19 +140,21 @@ async def _setup_vpnsmm(base: str) -> tuple[str, int]:
             "name": "sim", "kind": "simulated", "api_url": "http://simulated.invalid/api/v2", "api_key": "k",
             "currency": "USD"})).json()
         await http.post(f"/v1/admin/smm/providers/{provider['id']}/sync", headers=admin, json={"markup": "0"})
-        registered = (await http.post("/v1/auth/register", json={"username": "buyer",
-                                                                  "password": "buyer password"})).json()
-        auth = {"Authorization": f"Bearer {registered['access_token']}"}
-        me = (await http.get("/v1/me", headers=auth)).json()
-        key = (await http.post("/v1/api-keys", headers=auth, json={"name": "bench"})).json()["key"]
-        await http.post(f"/v1/admin/wallets/{me['id']}/adjust", headers=admin, json={
-            "amount": "10000000.00", "currency": "USD", "reason": "bench", "idempotency_key": "bench-fund"})
-        services = (await http.post("/api/v2", data={"key": key, "action": "services"})).json()
+        keys = []
+        for n in range(users):
+            registered = (await http.post("/v1/auth/register", json={"username": f"buyer{n}",
+                                                                      "password": "buyer password"})).json()
+            auth = {"Authorization": f"Bearer {registered['access_token']}"}
+            me = (await http.get("/v1/me", headers=auth)).json()
+            keys.append((await http.post("/v1/api-keys", headers=auth, json={"name": "bench"})).json()["key"])
+            await http.post(f"/v1/admin/wallets/{me['id']}/adjust", headers=admin, json={
+                "amount": "10000000.00", "currency": "USD", "reason": "bench", "idempotency_key": f"bench-fund-{n}"})
+        services = (await http.post("/api/v2", data={"key": keys[0], "action": "services"})).json()
         followers = next(s["service"] for s in services if s["name"] == "Instagram Followers")
-    return key, int(followers)
+    return keys, int(followers)
 
 
-async def run(clients: int, seconds: float) -> dict[str, Any]:
+async def run(clients: int, seconds: float, rounds: int, users: int) -> dict[str, Any]:
     await _prepare_database()
     data_dir = Path(tempfile.mkdtemp(prefix="vpnsmm-bench-smm-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VPNSMM_")}
@@ -164,16 +172,29 @@ async def run(clients: int, seconds: float) -> dict[str, Any]:
         app_url, bare_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
         _wait_healthy(app_url, app, "/health")
         _wait_healthy(bare_url, bare, "/api/v2")
-        key, service = await _setup_vpnsmm(app_url)
+        keys, service = await _setup_vpnsmm(app_url, max(1, users))
+        key = keys[0]
 
-        def add_form(i: int) -> dict[str, str]:
+        def add_form(i: int) -> dict[str, str]:  # every add from the first user
             return {"key": key, "action": "add", "service": str(service),
                     "link": f"https://instagram.com/p/bench{i}", "quantity": "100"}
 
-        await _load(f"{app_url}/api/v2", clients, 2, add_form)  # warm-up
+        def spread_form(i: int) -> dict[str, str]:  # round-robin over all users
+            return {**add_form(i), "key": keys[i % len(keys)]}
+
+        await _load(f"{app_url}/api/v2", clients, 2, spread_form)  # warm-up (every key authenticated once)
         await _load(f"{bare_url}/api/v2", clients, 2, add_form)
-        add_ok, add_err = await _load(f"{app_url}/api/v2", clients, seconds, add_form)
-        bare_ok, bare_err = await _load(f"{bare_url}/api/v2", clients, seconds, add_form)
+        one, many, bare_runs, errors = [], [], [], {"one_user": 0, "many_users": 0, "bare": 0}
+        for _ in range(rounds):  # interleaved, so drift on this VM hits all three alike
+            ok, err = await _load(f"{app_url}/api/v2", clients, seconds, add_form)
+            one.append(ok / seconds)
+            errors["one_user"] += err
+            ok, err = await _load(f"{app_url}/api/v2", clients, seconds, spread_form)
+            many.append(ok / seconds)
+            errors["many_users"] += err
+            ok, err = await _load(f"{bare_url}/api/v2", clients, seconds, add_form)
+            bare_runs.append(ok / seconds)
+            errors["bare"] += err
 
         async with httpx.AsyncClient(timeout=60.0) as http:
             listed = (await http.post(f"{app_url}/api/v2", data={"key": key, "action": "status",
@@ -190,11 +211,16 @@ async def run(clients: int, seconds: float) -> dict[str, Any]:
             proc.terminate()
             proc.wait(timeout=20)
         await _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    bare_median = statistics.median(bare_runs)
     return {
-        "clients": clients, "seconds": seconds,
-        "api_v2_add_per_s": round(add_ok / seconds, 1), "api_v2_add_errors": add_err,
-        "bare_insert_per_s": round(bare_ok / seconds, 1), "bare_insert_errors": bare_err,
-        "add_vs_bare_ratio": round(add_ok / bare_ok, 3) if bare_ok else None,
+        "clients": clients, "seconds": seconds, "rounds": rounds, "users": len(keys),
+        "api_v2_add_one_user_per_s": round(statistics.median(one), 1),
+        "api_v2_add_many_users_per_s": round(statistics.median(many), 1),
+        "bare_insert_per_s": round(bare_median, 1), "errors": errors,
+        "one_user_vs_bare_ratio": round(statistics.median(one) / bare_median, 3) if bare_median else None,
+        "many_users_vs_bare_ratio": round(statistics.median(many) / bare_median, 3) if bare_median else None,
+        "runs": {"one_user": [round(x, 1) for x in one], "many_users": [round(x, 1) for x in many],
+                 "bare": [round(x, 1) for x in bare_runs]},
         "api_v2_status_100_ids_per_s": round(status_ok / seconds, 1), "api_v2_status_errors": status_err,
         "order_statuses_per_s": round(100 * status_ok / seconds, 1),
     }
@@ -204,6 +230,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--users", type=int, default=50, help="customers the spread load round-robins over")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -212,7 +240,7 @@ def main() -> None:
 
         uvicorn.run(bare_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
         return
-    print(json.dumps(asyncio.run(run(args.clients, args.seconds)), indent=2))
+    print(json.dumps(asyncio.run(run(args.clients, args.seconds, args.rounds, args.users)), indent=2))
 
 
 if __name__ == "__main__":

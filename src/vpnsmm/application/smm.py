@@ -285,16 +285,23 @@ class SubmitOrders:
                 sent += 1
         return sent
 
-    async def submit(self, order_id: int) -> SmmOrder:
-        async with self._uow(read_only=True) as uow:
-            order = await uow.smm_orders.get(order_id)
-            if order is None:
-                raise order_not_found()
-            if order.submit_state is not SubmitState.SENDING:
-                return order
-            service = await uow.smm_catalogue.get_service(order.service_id)
-            provider = await uow.smm_catalogue.get_provider(order.provider_id)
-        assert service is not None and provider is not None
+    async def submit(self, order_id: int, *, placed: tuple[SmmOrder, Service, Provider] | None = None) -> SmmOrder:
+        """``placed``: the order, service and provider PlaceOrder just committed (saves re-reading them; the
+        outcome is still recorded only if the order is in ``sending`` state under its row lock)."""
+        if placed is not None and placed[0].id == order_id:
+            order, service, provider = placed
+        else:
+            async with self._uow(read_only=True) as uow:
+                found = await uow.smm_orders.get(order_id)
+                if found is None:
+                    raise order_not_found()
+                if found.submit_state is not SubmitState.SENDING:
+                    return found
+                order = found
+                maybe_service = await uow.smm_catalogue.get_service(order.service_id)
+                maybe_provider = await uow.smm_catalogue.get_provider(order.provider_id)
+            assert maybe_service is not None and maybe_provider is not None
+            service, provider = maybe_service, maybe_provider
         retry = permanent = unknown = None
         provider_id = None
         try:
@@ -401,7 +408,7 @@ class PlaceOrder:
             await uow.commit()
         if not submit:
             return order
-        return await self._submitter.submit(order.id)
+        return await self._submitter.submit(order.id, placed=(order, service, provider))
 
     async def bulk(self, user_id: int, items: Sequence[NewOrder]) -> list[BulkItem]:
         """Place each item in turn (each its own transaction); report per item. At most MAX_BULK items."""

@@ -157,6 +157,7 @@ class SimulatedPanel:
         self.balance = _units(balance)
         self.catalogue = {entry.id: entry for entry in catalogue}
         self.orders: dict[int, SimOrder] = {}
+        self._by_link: dict[str, list[SimOrder]] = {}  # the duplicate-link guard looks up one link, not every order
         self.refills: dict[int, SimRefill] = {}
         self.calls: list[tuple[str, int]] = []
         self.outage = False
@@ -210,7 +211,7 @@ class SimulatedPanel:
         units = self._checked_units(entry, stype, params, runs)
         if self.duplicate_link_guard and link and any(
                 o.link == link and o.service.id == entry.id and not o.status.is_terminal
-                for o in self.orders.values()):
+                for o in self._by_link.get(link, ())):
             raise SimRejected(DUPLICATE_LINK)
         charge = 0 if units == 0 else _charge(entry.rate, units)
         if charge > self.balance:
@@ -221,6 +222,7 @@ class SimulatedPanel:
                          charge=charge)
         order.remains = order.quantity
         self.orders[order.id] = order
+        self._by_link.setdefault(order.link, []).append(order)
         self._next_order += 1
         return order.id
 

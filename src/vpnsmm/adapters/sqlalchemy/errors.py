@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asyncpg.exceptions import IntegrityConstraintViolationError  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from vpnsmm.domain.errors import ConflictError, UpstreamUnavailableError
@@ -23,8 +24,8 @@ def register_unique(fragment: str, field: str, code: str, message: str) -> None:
     _UNIQUE[fragment] = (field, code, message)
 
 
-def conflict_from(exc: IntegrityError) -> ConflictError:
-    text = str(exc.orig)
+def conflict_from(exc: IntegrityError | IntegrityConstraintViolationError) -> ConflictError:
+    text = str(exc.orig) if isinstance(exc, IntegrityError) else f"{exc} {exc.constraint_name or ''}"
     for fragment, (field, code, message) in _UNIQUE.items():
         if fragment in text:
             return ConflictError(message, code=code, details={"field": field})
@@ -43,6 +44,8 @@ async def translated() -> AsyncIterator[None]:
     try:
         yield
     except IntegrityError as exc:
+        raise conflict_from(exc) from exc
+    except IntegrityConstraintViolationError as exc:  # a statement sent to asyncpg directly (hot paths)
         raise conflict_from(exc) from exc
     except OperationalError as exc:
         if "locked" in str(exc.orig) or "timeout" in str(exc.orig).lower():

@@ -33,11 +33,34 @@ def _user(row: sa.Row[Any]) -> User:
                 joined_at=row.joined_at)
 
 
+# Built once (hot: every API-key request runs both), so SQLAlchemy's compiled cache is hit by a memoised key.
+_GET_USER = sa.select(users).where(users.c.id == sa.bindparam("id"))
+# The key and its owner in one query: API-key authentication reads both, the user right after the key. The user
+# row is handed to the next ``users.get`` of the same unit of work (any other user call drops it first), which
+# under READ COMMITTED is indistinguishable from reading it a moment later.
+_KEY_WITH_USER = sa.select(api_keys, *[c.label(f"u_{c.name}") for c in users.columns]) \
+    .outerjoin(users, users.c.id == api_keys.c.user_id).where(api_keys.c.public_id == sa.bindparam("public_id"))
+
+
+class _Prefixed:
+    """A row's ``u_``-labelled columns under their own names, for the row mappers."""
+
+    __slots__ = ("_m", "_p")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._m, self._p = row._mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._m[self._p + name]
+
+
 class SqlUserRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, prefetched: dict[int, User] | None = None) -> None:
         self._c = conn
+        self._prefetched = prefetched if prefetched is not None else {}
 
     async def add(self, user: User) -> User:
+        self._prefetched.clear()  # a write: a prefetched row must not outlive it
         async with translated():
             result = await self._c.execute(users.insert().values(**_user_values(user)).returning(users.c.id))
         user.id = int(result.scalar_one())
@@ -48,7 +71,12 @@ class SqlUserRepository:
         return _user(row) if row else None
 
     async def get(self, user_id: int) -> User | None:
-        return await self._one(users.c.id == user_id)
+        prefetched = self._prefetched.pop(user_id, None)
+        self._prefetched.clear()
+        if prefetched is not None:
+            return prefetched
+        row = (await self._c.execute(_GET_USER, {"id": user_id})).first()  # every authenticated request
+        return _user(row) if row else None
 
     async def get_by_username(self, username: str) -> User | None:
         return await self._one(users.c.username_ci == username.casefold())
@@ -57,6 +85,7 @@ class SqlUserRepository:
         return await self._one(users.c.telegram_id == telegram_id)
 
     async def update(self, user: User) -> None:
+        self._prefetched.clear()
         async with translated():
             result = await self._c.execute(users.update().where(users.c.id == user.id).values(**_user_values(user)))
         if result.rowcount == 0:
@@ -144,8 +173,9 @@ def _key(row: sa.Row[Any]) -> ApiKey:
 
 
 class SqlApiKeyRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, prefetched_users: dict[int, User] | None = None) -> None:
         self._c = conn
+        self._users = prefetched_users if prefetched_users is not None else {}
 
     async def add(self, key: ApiKey) -> ApiKey:
         async with translated():
@@ -157,8 +187,13 @@ class SqlApiKeyRepository:
         return key
 
     async def get_by_public_id(self, public_id: str) -> ApiKey | None:
-        row = (await self._c.execute(sa.select(api_keys).where(api_keys.c.public_id == public_id))).first()
-        return _key(row) if row else None
+        row = (await self._c.execute(_KEY_WITH_USER, {"public_id": public_id})).first()
+        if row is None:
+            return None
+        if row.u_id is not None:
+            self._users.clear()
+            self._users[row.u_id] = _user(_Prefixed(row, "u_"))  # type: ignore[arg-type]
+        return _key(row)
 
     async def get_for_user(self, key_id: int, user_id: int) -> ApiKey | None:
         row = (await self._c.execute(sa.select(api_keys).where(api_keys.c.id == key_id,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from attrs import evolve
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -107,6 +108,60 @@ WITH t AS (
 SELECT (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated,
        (SELECT array_agg(id) FROM e) AS entry_ids
 """
+# The optimistic write (PostgreSQL, asyncpg): lock both accounts in ascending id order, and only if their counters
+# are still the ones the transfer was planned against, insert the transfer (its primary key is the idempotency
+# check), write both counters and both entries -- one round trip instead of a locking SELECT plus a write. A
+# stale snapshot writes nothing and returns ok = false with the current counters of the rows it now holds locked;
+# the caller re-plans on those and writes on the pessimistic path, without reading them again. Under READ
+# COMMITTED a row lock that waited returns the newest row version, so the comparison is against what is
+# committed, never a stale snapshot.
+_CAS_WRITE = """
+WITH l AS (
+  SELECT id, debits_posted, credits_posted, debits_pending, credits_pending FROM ledger_accounts
+  WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+), ok AS (
+  SELECT count(*) = 2 AS ok FROM l JOIN (VALUES
+    ($2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::bigint),
+    ($7::bigint, $8::bigint, $9::bigint, $10::bigint, $11::bigint)) AS v (id, dp, cp, dpe, cpe)
+  ON l.id = v.id AND l.debits_posted = v.dp AND l.credits_posted = v.cp AND l.debits_pending = v.dpe
+     AND l.credits_pending = v.cpe
+), t AS (
+  INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, currency, code, pending_id,
+    pending_status, reference, memo, rate_source, rate_target, rate_numerator, rate_denominator, created_at)
+  SELECT $12::varchar, $13::varchar, $2::bigint, $7::bigint, $14::bigint, $15::varchar, $16::varchar,
+    NULL, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::varchar, $22::bigint, $23::bigint,
+    $24::timestamptz
+  WHERE (SELECT ok FROM ok)
+  ON CONFLICT (id) DO NOTHING RETURNING id
+), u AS (
+  UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe,
+    credits_pending = v.cpe
+  FROM (VALUES ($2::bigint, $25::bigint, $26::bigint, $27::bigint, $28::bigint),
+               ($7::bigint, $29::bigint, $30::bigint, $31::bigint, $32::bigint)) AS v (id, dp, cp, dpe, cpe)
+  WHERE a.id = v.id AND EXISTS (SELECT 1 FROM t) RETURNING a.id
+), e AS (
+  INSERT INTO ledger_entries (transfer_id, account_id, side, delta, pending_delta, balance_before, balance_after,
+    available_before, available_after)
+  SELECT t.id, x.account_id, x.side, x.delta, x.pdelta, x.bb, x.ba, x.ab, x.aa
+  FROM t, (VALUES (1, $2::bigint, $33::varchar, $34::bigint, $35::bigint, $36::bigint, $37::bigint, $38::bigint,
+                   $39::bigint),
+                  (2, $7::bigint, $40::varchar, $41::bigint, $42::bigint, $43::bigint, $44::bigint, $45::bigint,
+                   $46::bigint)) AS x (n, account_id, side, delta, pdelta, bb, ba, ab, aa)
+  ORDER BY x.n RETURNING id
+)
+SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM t) AS inserted, (SELECT count(*) FROM u) AS updated,
+       (SELECT array_agg(id ORDER BY id) FROM e) AS entry_ids,
+       (SELECT array_agg(ARRAY[id, debits_posted, credits_posted, debits_pending, credits_pending] ORDER BY id)
+        FROM l) AS locked
+"""
+
+_FIND_ONE = ("SELECT id, owner_id, currency, purpose, flags, debits_posted, credits_posted, debits_pending, "
+             "credits_pending FROM ledger_accounts "
+             "WHERE owner_id = $1::bigint AND currency = $2::varchar AND purpose = $3::varchar")
+_FIND_MANY = ("SELECT id, owner_id, currency, purpose, flags, debits_posted, credits_posted, debits_pending, "
+              "credits_pending FROM ledger_accounts "
+              "WHERE owner_id = ANY($1::bigint[]) AND currency = $2::varchar AND purpose = $3::varchar")
+
 _RESOLVE = (", r AS (UPDATE ledger_transfers SET pending_status = :r_status "
             "WHERE id = :r_id AND EXISTS (SELECT 1 FROM t) RETURNING id)")
 _WRITE_ALL = sa.text(_WRITE_ALL_TEMPLATE.replace("/*resolve*/", ""))
@@ -121,12 +176,31 @@ def _dialect_insert(conn: AsyncConnection) -> Any:
 class SqlLedger:
     """The ``Ledger`` port on one connection of a unit of work. Never commits."""
 
-    def __init__(self, conn: AsyncConnection, *, now: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection, *, now: Any = None, driver: Any = None) -> None:
         self._c = conn
         self._now = now or (lambda: datetime.now(UTC))
         self._locking = conn.dialect.name == "postgresql"
         # Entries this ledger wrote in the current transaction, so reading them back costs no round trip.
         self._written: dict[str, list[Entry]] = {}
+        # The last snapshot of each account read or written in this transaction. Only a hint for the optimistic
+        # write, which re-checks the counters under the row locks: a stale snapshot costs a retry, never money.
+        self._seen: dict[int, LedgerAccount] = {}
+        # The asyncpg connection under ``conn`` (PostgreSQL): the hot write goes to it directly, skipping
+        # SQLAlchemy's per-statement work. Resolved on first use unless the unit of work hands it over.
+        self._optimistic = self._locking and conn.dialect.driver == "asyncpg"
+        self._driver = self._given = driver
+
+    def _saw(self, row: Any) -> LedgerAccount:
+        account = _account(row)
+        self._seen[account.id] = account
+        return account
+
+    def _saw_record(self, r: Any) -> LedgerAccount:
+        account = LedgerAccount(id=r[0], owner_id=r[1] or None, currency=Currency(r[2]), purpose=AccountPurpose(r[3]),
+                                flags=AccountFlags(r[4]), debits_posted=r[5], credits_posted=r[6],
+                                debits_pending=r[7], credits_pending=r[8])
+        self._seen[account.id] = account
+        return account
 
     # -- accounts --------------------------------------------------------------------------------
     async def open_account(self, owner_id: int | None, currency: Currency, purpose: AccountPurpose) -> LedgerAccount:
@@ -144,34 +218,44 @@ class SqlLedger:
 
     async def get_account(self, account_id: int) -> LedgerAccount | None:
         row = (await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.id == account_id))).first()
-        return _account(row) if row else None
+        return self._saw(row) if row else None
 
     async def find_account(self, owner_id: int | None, currency: Currency,
                            purpose: AccountPurpose) -> LedgerAccount | None:
+        driver = await self._reader() if self._optimistic else None
+        if driver is not None:  # a hot lookup (every charge): straight to asyncpg, a prepared statement
+            record = await driver.fetchrow(_FIND_ONE, owner_id or 0, Currency.parse(currency).value,
+                                           AccountPurpose.parse(purpose).value)
+            return self._saw_record(record) if record is not None else None
         row = (await self._c.execute(sa.select(ledger_accounts).where(
             ledger_accounts.c.owner_id == (owner_id or 0), ledger_accounts.c.currency == Currency.parse(currency).value,
             ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))).first()
-        return _account(row) if row else None
+        return self._saw(row) if row else None
 
     async def find_accounts(self, owner_ids: Sequence[int | None], currency: Currency,
                             purpose: AccountPurpose) -> Mapping[int | None, LedgerAccount]:
         keys = sorted({owner_id or 0 for owner_id in owner_ids})
+        driver = await self._reader() if self._optimistic else None
+        if driver is not None:
+            records = await driver.fetch(_FIND_MANY, keys, Currency.parse(currency).value,
+                                         AccountPurpose.parse(purpose).value)
+            return {r[1] or None: self._saw_record(r) for r in records}
         rows = await self._c.execute(sa.select(ledger_accounts).where(
             ledger_accounts.c.owner_id.in_(keys), ledger_accounts.c.currency == Currency.parse(currency).value,
             ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))
-        return {row.owner_id or None: _account(row) for row in rows}
+        return {row.owner_id or None: self._saw(row) for row in rows}
 
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         rows = await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.owner_id == (owner_id or 0))
                                      .order_by(ledger_accounts.c.id))
-        return [_account(r) for r in rows]
+        return [self._saw(r) for r in rows]
 
     async def _lock(self, ids: Sequence[int]) -> dict[int, LedgerAccount]:
         query = sa.select(ledger_accounts).where(ledger_accounts.c.id.in_(sorted(set(ids)))) \
             .order_by(ledger_accounts.c.id)
         if self._locking:
             query = query.with_for_update()
-        return {row.id: _account(row) for row in await self._c.execute(query)}
+        return {row.id: self._saw(row) for row in await self._c.execute(query)}
 
     # -- transfers -------------------------------------------------------------------------------
     async def get_transfer(self, transfer_id: str) -> Transfer | None:
@@ -210,6 +294,7 @@ class SqlLedger:
                 done = [await self._apply(r, timestamp) for r in batch]
             except BaseException:
                 await savepoint.rollback()
+                self._seen.clear()  # the snapshots of the undone legs are gone with them
                 raise
             await savepoint.commit()
         return done
@@ -223,7 +308,14 @@ class SqlLedger:
                 return check_replay(existing, request, await self._hold_of(existing))
             hold = await self.get_transfer(request.pending_id)
         debit_id, credit_id = involved_account_ids(request, hold)
-        locked = await self._lock([debit_id, credit_id])
+        locked: dict[int, LedgerAccount] | None = None
+        if hold is None and self._optimistic:
+            done = await self._apply_optimistic(request, debit_id, credit_id, timestamp)
+            if isinstance(done, Transfer):
+                return done
+            locked = done
+        if locked is None:
+            locked = await self._lock([debit_id, credit_id])
         try:
             debit, credit = locked.get(debit_id), locked.get(credit_id)
             if debit is None:
@@ -242,7 +334,7 @@ class SqlLedger:
         # The transfer row goes first: its primary key is the idempotency check. A concurrent twin that committed
         # while we waited for the locks makes the insert a no-op, and we answer with its stored result.
         if self._locking:
-            written = await self._write_all_postgres(outcome)
+            written = await self._write_locked(outcome, debit, credit)
         elif await self._insert_transfer(outcome.transfer):
             await self._store(outcome)
             written = True
@@ -252,7 +344,99 @@ class SqlLedger:
             existing = await self.get_transfer(request.id)
             assert existing is not None
             return check_replay(existing, request, await self._hold_of(existing))
+        self._seen[outcome.debit_account.id] = outcome.debit_account
+        self._seen[outcome.credit_account.id] = outcome.credit_account
         return outcome.transfer
+
+    async def _apply_optimistic(self, request: TransferRequest, debit_id: int, credit_id: int,
+                                timestamp: datetime) -> Transfer | dict[int, LedgerAccount] | None:
+        """One round trip for a transfer between accounts already read in this transaction.
+
+        Returns the stored transfer, or the two accounts as they are now, locked by this transaction (their
+        counters moved since the snapshot: the caller re-plans on them), or None: take the locking path (an
+        account not read yet, a refusal on the unlocked snapshot that the current counters might not confirm,
+        no asyncpg transaction to write on). Nothing is written unless a transfer is returned.
+        """
+        debit, credit = self._seen.get(debit_id), self._seen.get(credit_id)
+        if debit is None or credit is None or debit_id == credit_id:
+            return None
+        try:
+            outcome = plan_transfer(request, debit=debit, credit=credit, pending=None, pending_status=None,
+                                    timestamp=timestamp)
+        except VpnsmmError:
+            return None
+        driver = await self._raw()
+        if driver is None:
+            return None
+        row = await self._cas(driver, debit, credit, outcome)
+        if not row["ok"]:  # moved since the snapshot; both rows are locked by us now, at these counters
+            current = {}
+            for account_id, dp, cp, dpe, cpe in row["locked"] or ():
+                seen = debit if account_id == debit.id else credit
+                current[account_id] = evolve(seen, debits_posted=dp, credits_posted=cp, debits_pending=dpe,
+                                             credits_pending=cpe)
+                self._seen[account_id] = current[account_id]
+            return current if len(current) == 2 else None
+        if not row["inserted"]:  # a twin with this id committed first: answer with what it stored
+            existing = await self.get_transfer(request.id)
+            assert existing is not None
+            return check_replay(existing, request, await self._hold_of(existing))
+        self._kept(outcome, row)
+        return outcome.transfer
+
+    def _kept(self, outcome: TransferOutcome, row: Any) -> None:
+        """Remember what an optimistic write stored: the accounts' new snapshots and the two entries."""
+        t = outcome.transfer
+        self._seen[outcome.debit_account.id] = outcome.debit_account
+        self._seen[outcome.credit_account.id] = outcome.credit_account
+        low, high = row["entry_ids"]  # inserted in debit, credit order: the debit got the lower id
+        self._written[t.id] = [Entry.record(low, t, outcome.debit_change), Entry.record(high, t, outcome.credit_change)]
+
+    async def _cas(self, driver: Any, debit: LedgerAccount, credit: LedgerAccount, outcome: TransferOutcome) -> Any:
+        """Run the optimistic write for ``outcome``, planned on ``debit`` and ``credit`` as they were."""
+        t, d, c = outcome.transfer, outcome.debit_change, outcome.credit_change
+        new_d, new_c = outcome.debit_account, outcome.credit_account
+        async with translated():
+            return await driver.fetchrow(
+                _CAS_WRITE, [debit.id, credit.id],
+                debit.id, debit.debits_posted, debit.credits_posted, debit.debits_pending, debit.credits_pending,
+                credit.id, credit.debits_posted, credit.credits_posted, credit.debits_pending, credit.credits_pending,
+                t.id, t.kind.value, t.amount, t.currency.value, t.code,
+                PendingStatus.PENDING.value if t.kind is TransferKind.PENDING else None, t.reference, t.memo,
+                t.rate.source.value if t.rate else None, t.rate.target.value if t.rate else None,
+                t.rate.numerator if t.rate else None, t.rate.denominator if t.rate else None, t.timestamp,
+                new_d.debits_posted, new_d.credits_posted, new_d.debits_pending, new_d.credits_pending,
+                new_c.debits_posted, new_c.credits_posted, new_c.debits_pending, new_c.credits_pending,
+                d.side.value, d.delta, d.pending_delta, d.balance_before, d.balance_after, d.available_before,
+                d.available_after,
+                c.side.value, c.delta, c.pending_delta, c.balance_before, c.balance_after, c.available_before,
+                c.available_after)
+
+    async def _reader(self) -> Any:
+        """The asyncpg connection for a plain SELECT: the unit of work's own (in its transaction, or a read-only
+        unit of work's autocommit connection), else one with a transaction open (None: use SQLAlchemy)."""
+        return self._given if self._given is not None else await self._raw()
+
+    async def _raw(self) -> Any:
+        """The asyncpg connection, if a transaction is open on it (else None: SQLAlchemy has not begun yet)."""
+        if self._driver is None:
+            self._driver = (await self._c.get_raw_connection()).driver_connection
+        return self._driver if self._driver.is_in_transaction() else None
+
+    async def _write_locked(self, outcome: TransferOutcome, debit: LedgerAccount, credit: LedgerAccount) -> bool:
+        """PostgreSQL, both accounts locked by this transaction at ``debit`` / ``credit``: write the outcome.
+
+        Through asyncpg with the optimistic statement when it applies (its check passes: nobody else can move
+        locked rows), else the SQLAlchemy statement (holds: it resolves a pending transfer too).
+        """
+        driver = await self._raw() if self._optimistic and outcome.resolution is None else None
+        if driver is not None:
+            row = await self._cas(driver, debit, credit, outcome)
+            if row["ok"]:
+                if row["inserted"]:
+                    self._kept(outcome, row)
+                return bool(row["inserted"])
+        return await self._write_all_postgres(outcome)
 
     async def _write_all_postgres(self, outcome: TransferOutcome) -> bool:
         """PostgreSQL: the transfer, both counters, both entries (and a hold's resolution) in one round trip.

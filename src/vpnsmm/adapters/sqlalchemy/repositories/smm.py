@@ -106,9 +106,52 @@ def _refill(r: Any) -> Refill:
 
 
 # ------------------------------------------------------------------------------------------ catalogue
+# The hot statements of an order (every /api/v2 add runs them) are built once, with bound parameters, so
+# SQLAlchemy finds them in its compiled cache by a memoised key instead of rebuilding and re-keying them per call.
+_GET_PROVIDER = sa.select(smm_providers).where(smm_providers.c.id == sa.bindparam("id"))
+# A service with its provider in one query: placing an order reads both, the provider right after the service.
+# The provider row is handed to the next ``get_provider`` of the same repository (any other catalogue call drops
+# it first), which under READ COMMITTED is indistinguishable from reading it a moment later.
+_GET_SERVICE = sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns]) \
+    .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id) \
+    .where(smm_services.c.id == sa.bindparam("id"))
+
+
+class _Prefixed:
+    """A row's prefixed (labelled) columns under their own names, for the row mappers."""
+
+    __slots__ = ("_m", "_p")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._m, self._p = row._mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._m[self._p + name]
+_USER_RATES = sa.select(smm_user_rates).where(smm_user_rates.c.user_id == sa.bindparam("user_id"))
+_INSERT_ORDER = smm_orders.insert().returning(smm_orders.c.id)
+_GET_ORDER = sa.select(smm_orders).where(smm_orders.c.id == sa.bindparam("id"))
+_GET_ORDER_FOR_UPDATE = _GET_ORDER.with_for_update()
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_order(columns: tuple[str, ...]) -> Any:
+    """UPDATE smm_orders SET <columns> WHERE id = :order_id, built once per column set."""
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES[columns] = smm_orders.update().where(smm_orders.c.id == sa.bindparam("order_id")) \
+            .values({name: sa.bindparam(name) for name in columns})
+    return statement
+
+
 class SqlSmmCatalogueRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
+        self._provider_of_service: Provider | None = None  # read with the last get_service, for get_provider
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[0] != "_" and name not in ("get_service", "get_provider"):
+            object.__setattr__(self, "_provider_of_service", None)  # any other call: forget the prefetched row
+        return object.__getattribute__(self, name)
 
     async def add_provider(self, provider: Provider) -> Provider:
         async with translated():
@@ -118,7 +161,10 @@ class SqlSmmCatalogueRepository:
         return provider
 
     async def get_provider(self, provider_id: int) -> Provider | None:
-        row = (await self._c.execute(sa.select(smm_providers).where(smm_providers.c.id == provider_id))).first()
+        prefetched, self._provider_of_service = self._provider_of_service, None
+        if prefetched is not None and prefetched.id == provider_id:
+            return prefetched
+        row = (await self._c.execute(_GET_PROVIDER, {"id": provider_id})).first()
         return _provider(row) if row else None
 
     async def list_providers(self) -> Sequence[Provider]:
@@ -154,7 +200,8 @@ class SqlSmmCatalogueRepository:
         return service
 
     async def get_service(self, service_id: int) -> Service | None:
-        row = (await self._c.execute(sa.select(smm_services).where(smm_services.c.id == service_id))).first()
+        row = (await self._c.execute(_GET_SERVICE, {"id": service_id})).first()
+        self._provider_of_service = _provider(_Prefixed(row, "p_")) if row and row.p_id is not None else None
         return _service(row) if row else None
 
     async def update_service(self, service: Service) -> None:
@@ -189,7 +236,7 @@ class SqlSmmCatalogueRepository:
         return bool(result.rowcount)
 
     async def user_rates(self, user_id: int) -> Sequence[UserRate]:
-        rows = await self._c.execute(sa.select(smm_user_rates).where(smm_user_rates.c.user_id == user_id))
+        rows = await self._c.execute(_USER_RATES, {"user_id": user_id})
         return [UserRate(user_id=r.user_id, service_id=r.service_id or None,
                          rate=Money(r.rate, Currency(r.currency)) if r.rate is not None else None,
                          discount_bp=r.discount_bp) for r in rows]
@@ -228,14 +275,13 @@ class SqlSmmOrderRepository:
 
     async def add(self, order: SmmOrder) -> SmmOrder:
         async with translated():
-            result = await self._c.execute(smm_orders.insert().values(**_order_values(order))
-                                           .returning(smm_orders.c.id))
+            result = await self._c.execute(_INSERT_ORDER, _order_values(order))
         order.id = int(result.scalar_one())
         return order
 
     async def get(self, order_id: int, *, for_update: bool = False) -> SmmOrder | None:
-        query = _lock(self._c, sa.select(smm_orders).where(smm_orders.c.id == order_id), for_update)
-        row = (await self._c.execute(query)).first()
+        query = _GET_ORDER_FOR_UPDATE if for_update and self._c.dialect.name == "postgresql" else _GET_ORDER
+        row = (await self._c.execute(query, {"id": order_id})).first()
         return _order(row) if row else None
 
     async def get_for_user(self, order_id: int, user_id: int, *, for_update: bool = False) -> SmmOrder | None:
@@ -253,8 +299,8 @@ class SqlSmmOrderRepository:
 
     async def update(self, order: SmmOrder) -> None:
         async with translated():
-            result = await self._c.execute(smm_orders.update().where(smm_orders.c.id == order.id)
-                                           .values(**_order_values(order)))
+            values = _order_values(order)
+            result = await self._c.execute(_update_order(tuple(values)), {**values, "order_id": order.id})
         if result.rowcount == 0:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
 
