@@ -7,6 +7,8 @@ version bump, so a failed upgrade leaves the schema as it was (PostgreSQL DDL is
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 7_341_250_001
+
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _in_process_lock() -> asyncio.Lock:
+    """Alembic keeps its migration context in module globals (``alembic.context``/``op``), so two migrations
+    interleaving in one process corrupt each other; the database lock only orders separate processes."""
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def _config(connection: Connection) -> Config:
@@ -44,14 +59,14 @@ def _current(connection: Connection) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (default: newest). Idempotent."""
-    async with engine.begin() as conn:
+    """Bring the schema to ``revision`` (default: newest). Idempotent; safe to call concurrently."""
+    async with _in_process_lock(), engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Step the schema back to ``revision`` (``base`` empties it). Destroys data in dropped tables."""
-    async with engine.begin() as conn:
+    async with _in_process_lock(), engine.begin() as conn:
         await conn.run_sync(_downgrade, revision)
 
 
