@@ -5,9 +5,6 @@ codes, prefixed ids, pagination, subscriptions, refills and the rate-limit heade
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_perfect_panel_api import ADMIN_PASSWORD, Stack, bearer, customer, ensure_provider
-from tests.support.databases import temporary_postgres_database
+from tests.e2e.test_perfect_panel_api import ADMIN_PASSWORD, Stack, bearer, customer, ensure_provider, smm_stack
 from tests.support.server import running_server
 
 BASE = "/compat/smm-rest/api/v1"
@@ -35,31 +31,9 @@ HIGH_LIMITS = ",".join(f"{c}=100000/60" for c in ("auth", "orders", "balance", "
                                                    "authenticated"))
 
 
-def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("VPNSMM_")}
-    full.update({"VPNSMM_DATA_DIR": str(data_dir), **extra})
-    return full
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir: Path = tmp_path_factory.mktemp("smmrest")
-    env = {"VPNSMM_DEFAULT_CURRENCY": "USD", "VPNSMM_RATE_LIMITS": HIGH_LIMITS}
-
-    def run() -> Iterator[Stack]:
-        created = subprocess.run([sys.executable, "-m", "vpnsmm", "users", "create", "boss", "--role", "admin",
-                                  "--password-stdin"], input=ADMIN_PASSWORD + "\n", text=True, capture_output=True,
-                                 env=_env(data_dir, env), check=False, timeout=60)
-        assert created.returncode == 0, created.stderr
-        with running_server(data_dir, env=env) as url:
-            yield Stack(url)
-
-    if request.param == "postgres":
-        with temporary_postgres_database() as db_url:
-            env["VPNSMM_DATABASE_URL"] = db_url
-            yield from run()
-    else:
-        yield from run()
+    yield from smm_stack(request, tmp_path_factory, rate_limits=HIGH_LIMITS)
 
 
 @pytest.fixture(scope="module")

@@ -63,10 +63,11 @@ def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     return full
 
 
-def smm_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A real server with an admin ``boss``; shop currency USD; rate limits off."""
+def smm_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, *,
+              rate_limits: str = "off") -> Iterator[Stack]:
+    """A real server with an admin ``boss``; shop currency USD; rate limits off unless given."""
     data_dir: Path = tmp_path_factory.mktemp("smm")
-    env = {"VPNSMM_DEFAULT_CURRENCY": "USD", "VPNSMM_RATE_LIMITS": "off"}
+    env = {"VPNSMM_DEFAULT_CURRENCY": "USD", "VPNSMM_RATE_LIMITS": rate_limits}
 
     def run() -> Iterator[Stack]:
         created = subprocess.run([sys.executable, "-m", "vpnsmm", "users", "create", "boss", "--role", "admin",
