@@ -36,3 +36,22 @@ async def test_transfer_entries_are_the_debit_then_the_credit(uow_factory: UnitO
     # the world account is debit-normal: the debit raises its balance, as the credit raises the wallet's
     assert [(e.account_id, e.delta, e.balance_after) for e in fresh] == [(world.id, 500, 500), (wallet.id, 500, 500)]
     assert [(e.id, e.account_id, e.delta) for e in stored] == [(e.id, e.account_id, e.delta) for e in fresh]
+
+
+async def test_open_accounts_answers_in_order_and_opens_the_missing_ones(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        wallet = await uow.ledger.open_account(5, Currency.USD, AccountPurpose.WALLET)
+        await uow.commit()
+    async with uow_factory() as uow:
+        revenue, again, fresh = await uow.ledger.open_accounts([
+            (None, Currency.USD, AccountPurpose.REVENUE), (5, Currency.USD, AccountPurpose.WALLET),
+            (6, Currency.EUR, AccountPurpose.WALLET)])
+        await uow.commit()
+    assert again.id == wallet.id and again.owner_id == 5
+    assert revenue.owner_id is None and revenue.purpose is AccountPurpose.REVENUE and revenue.id != wallet.id
+    assert fresh.owner_id == 6 and fresh.currency is Currency.EUR and fresh.id not in (wallet.id, revenue.id)
+    async with uow_factory(read_only=True) as uow:  # the missing one was created, once
+        assert (await uow.ledger.find_account(6, Currency.EUR, AccountPurpose.WALLET)).id == fresh.id  # type: ignore[union-attr]
+        both = await uow.ledger.open_accounts([(5, Currency.USD, AccountPurpose.WALLET),
+                                               (5, Currency.USD, AccountPurpose.WALLET)])
+    assert [a.id for a in both] == [wallet.id, wallet.id]

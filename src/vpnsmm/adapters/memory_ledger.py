@@ -145,6 +145,10 @@ class InMemoryLedger:
                 found[owner_id] = account
         return found
 
+    async def open_accounts(self, keys: Sequence[tuple[int | None, Currency, AccountPurpose]]
+                            ) -> Sequence[LedgerAccount]:
+        return [await self.open_account(owner_id, currency, purpose) for owner_id, currency, purpose in keys]
+
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         return [a for _, a in sorted(self._state().accounts.items()) if a.owner_id == owner_id]
 

@@ -132,6 +132,12 @@ class InMemorySmmCatalogueRepository:
     async def user_rates(self, user_id: int) -> Sequence[UserRate]:
         return [r for (uid, _), r in self._s.rates.items() if uid == user_id]
 
+    async def service_for_user(self, service_id: int, user_id: int) -> tuple[Service, Sequence[UserRate]] | None:
+        service = await self.get_service(service_id)
+        if service is None:
+            return None
+        return service, [r for r in await self.user_rates(user_id) if r.service_id in (None, service_id)]
+
 
 def _matches(o: SmmOrder, f: OrderFilter) -> bool:
     return ((f.user_id is None or o.user_id == f.user_id) and (f.status is None or o.status is f.status)
@@ -173,6 +179,15 @@ class InMemorySmmOrderRepository:
         if order.id not in self._s.orders:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
         self._s.orders[order.id] = _c(order)
+
+    async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
+        found = self._s.orders.get(order_id)
+        if found is None or found.submit_state is not SubmitState.SENDING:
+            return None
+        order = _c(found)
+        order.sent(provider_order_id, now)
+        self._s.orders[order_id] = _c(order)
+        return order
 
     async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
                    descending: bool = True) -> Sequence[SmmOrder]:

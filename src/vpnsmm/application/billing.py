@@ -74,13 +74,20 @@ async def system_account(uow: UnitOfWork, currency: Currency, purpose: AccountPu
     return await uow.ledger.open_account(None, currency, purpose)
 
 
+async def wallet_and_revenue(uow: UnitOfWork, user_id: int, currency: Currency
+                             ) -> tuple[LedgerAccount, LedgerAccount]:
+    """The buyer's wallet and the revenue account in ``currency`` (opened if missing), read together."""
+    wallet, revenue = await uow.ledger.open_accounts([(user_id, currency, AccountPurpose.WALLET),
+                                                      (None, currency, AccountPurpose.REVENUE)])
+    return wallet, revenue
+
+
 async def charge_wallet(uow: UnitOfWork, invoice: Invoice) -> None:
     """Move the invoice amount from the buyer's wallet to revenue. Idempotent per invoice.
 
     Raises InsufficientFundsError (nothing written) when the wallet cannot cover it.
     """
-    wallet = await wallet_of(uow, invoice.user_id, invoice.amount.currency)
-    revenue = await system_account(uow, invoice.amount.currency, AccountPurpose.REVENUE)
+    wallet, revenue = await wallet_and_revenue(uow, invoice.user_id, invoice.amount.currency)
     await uow.ledger.execute(TransferRequest(
         id=invoice_charge_id(invoice.id), code="invoice_charge", debit_account_id=wallet.id,
         credit_account_id=revenue.id, amount=invoice.amount.amount, reference=f"invoice:{invoice.id}",

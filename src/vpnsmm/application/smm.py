@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from attrs import evolve, field, frozen
 
-from vpnsmm.application.billing import audit, system_account, wallet_of
+from vpnsmm.application.billing import audit, system_account, wallet_and_revenue, wallet_of
 from vpnsmm.application.events import record_order_event
 from vpnsmm.application.jobs import JobContext, Schedule, TaskRegistry
 from vpnsmm.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -322,14 +322,21 @@ class SubmitOrders:
     async def _record(self, order_id: int, provider_order_id: str | None, *, retry: str | None,
                       permanent: str | None, unknown: str | None) -> SmmOrder:
         now = self._clock.now()
+        if provider_order_id is not None:  # the common case: one conditional write, no row lock first
+            async with self._uow() as uow:
+                sent = await uow.smm_orders.record_sent(order_id, provider_order_id, now)
+                if sent is None:  # no longer ``sending`` (an admin acted meanwhile): leave it as it is
+                    current = await uow.smm_orders.get(order_id)
+                    assert current is not None
+                    return current
+                await uow.commit()
+            return sent
         async with self._uow() as uow:
             order = await uow.smm_orders.get(order_id, for_update=True)
             assert order is not None
             if order.submit_state is not SubmitState.SENDING:
                 return order
-            if provider_order_id is not None:
-                order.sent(provider_order_id, now)
-            elif unknown is not None:
+            if unknown is not None:
                 order.submit_state, order.error, order.updated_at = SubmitState.UNKNOWN, unknown[:500], now
             else:
                 order.submit_attempts += 1
@@ -381,14 +388,15 @@ class PlaceOrder:
         "run n became this order" atomically with the charge, see application/smm_subscriptions.py)."""
         now = self._clock.now()
         async with self._uow() as uow:
-            service = await uow.smm_catalogue.get_service(cmd.service_id)
-            if service is None or not service.active:
+            found = await uow.smm_catalogue.service_for_user(cmd.service_id, cmd.user_id)
+            if found is None or not found[0].active:
                 raise service_not_found()
+            service, rates = found
             provider = await uow.smm_catalogue.get_provider(service.provider_id)
             if provider is None or not provider.active:
                 raise service_not_found()
             add, quantity, units = _check_order(cmd, service)
-            rate = user_rate_for(service, await uow.smm_catalogue.user_rates(cmd.user_id))
+            rate = user_rate_for(service, rates)
             charge = order_price(service, rate, units)
             order = SmmOrder(user_id=cmd.user_id, service_id=service.id, provider_id=provider.id, charge=charge,
                              quantity=quantity, created_at=now, updated_at=now, link=add.link or "",
@@ -399,8 +407,7 @@ class PlaceOrder:
             if on_record is not None:
                 await on_record(uow, order)
             if charge.is_positive:
-                wallet = await wallet_of(uow, cmd.user_id, charge.currency)
-                revenue = await system_account(uow, charge.currency, AccountPurpose.REVENUE)
+                wallet, revenue = await wallet_and_revenue(uow, cmd.user_id, charge.currency)
                 await uow.ledger.execute(TransferRequest(
                     id=order_charge_id(order.id), code="smm_charge", debit_account_id=wallet.id,
                     credit_account_id=revenue.id, amount=charge.amount, reference=f"smm_order:{order.id}",

@@ -312,6 +312,24 @@ async def test_catalogue_sync_markup_and_user_prices(world: SmmWorld) -> None:
     assert await world.providers.balance(world.provider.id) > usd("0")
 
 
+async def test_an_order_is_priced_with_the_buyers_own_rates_only(world: SmmWorld) -> None:
+    """The service, its provider and the buyer's rates are read in one query: only the rates of this buyer for
+    this service (or for all services) may apply -- not another user's, not another service's."""
+    followers, views = await world.service("1"), await world.service("3")
+    buyer, other, admin = await world.user("own"), await world.user("other"), await world.user("adm2")
+    await world.services.set_user_rate(actor_id=admin.id, user_id=other.id, service_id=followers.id,
+                                       rate=usd("0.01"))
+    await world.services.set_user_rate(actor_id=admin.id, user_id=buyer.id, service_id=views.id, rate=usd("0.02"))
+    await world.fund(buyer, "10.00")
+    full = await world.place(await world.order(buyer, quantity=1000))
+    assert full.charge == followers.rate  # neither the other user's nor the other service's rate
+    await world.services.set_user_rate(actor_id=admin.id, user_id=buyer.id, service_id=None, discount_bp=5000)
+    discounted = await world.place(await world.order(buyer, quantity=1000))
+    assert discounted.charge.amount * 2 == followers.rate.amount  # 50% off (rate chosen to divide exactly)
+    viewed = await world.place(await world.order(buyer, provider_service_id="3", quantity=1000))
+    assert viewed.charge == usd("0.02")
+
+
 async def test_stats(world: SmmWorld) -> None:
     buyer = await world.user("st")
     await world.fund(buyer, "5.00")
@@ -330,3 +348,22 @@ async def test_provider_keys_are_encrypted_at_rest(world: SmmWorld) -> None:
     stored = await world.providers.get(world.provider.id)
     assert "sim-key" not in stored.api_key_encrypted
     assert world.cipher.decrypt(stored.api_key_encrypted) == "sim-key"
+
+
+async def test_record_sent_marks_only_an_order_still_sending(world: SmmWorld) -> None:
+    buyer = await world.user("rs")
+    await world.fund(buyer, "5.00")
+    order = await world.place(await world.order(buyer, quantity=100), submit=False)  # left in ``sending``
+    assert order.submit_state is SubmitState.SENDING
+    later = world.clock.now()
+    async with world.uow() as uow:
+        sent = await uow.smm_orders.record_sent(order.id, "p-77", later)
+        await uow.commit()
+    assert sent is not None and sent.submit_state is SubmitState.SENT and sent.provider_order_id == "p-77"
+    assert sent.updated_at == later and sent.charge == order.charge and sent.link == order.link
+    async with world.uow() as uow:  # no longer sending: nothing changes, None says so
+        assert await uow.smm_orders.record_sent(order.id, "p-other", later) is None
+        await uow.commit()
+    async with world.uow(read_only=True) as uow:
+        stored = await uow.smm_orders.get(order.id)
+    assert stored is not None and stored.provider_order_id == "p-77"

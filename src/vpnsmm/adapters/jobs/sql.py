@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vpnsmm.adapters.jobs.store import ClaimedJob, JobRecord, JobStatus, NewJob, load_payload, new_job
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import translated
+from vpnsmm.adapters.sqlalchemy.hot import HotStatement, asyncpg_driver
 from vpnsmm.adapters.sqlalchemy.tables import jobs
 from vpnsmm.application.jobs import TaskRegistry
 from vpnsmm.application.ports.jobs import JSON
@@ -36,13 +37,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-async def insert_job(conn: AsyncConnection, job: NewJob) -> int | None:
+_JOB_COLUMNS = ("queue", "task", "payload", "key", "dedupe_key", "status", "attempts", "run_at", "created_at",
+                "last_error")
+_INSERT_JOB = HotStatement(jobs.insert().values({n: sa.bindparam(n) for n in _JOB_COLUMNS}).returning(jobs.c.id))
+
+
+async def insert_job(conn: AsyncConnection, job: NewJob, *, driver: Any = None) -> int | None:
+    """Insert ``job``; its id, or None when its ``dedupe_key`` is taken. ``driver``: the unit of work's asyncpg
+    connection (PostgreSQL), which sends the common case (no dedupe key) as a prepared statement."""
     values = {"queue": job.queue, "task": job.task, "payload": job.payload, "key": job.key,
               "dedupe_key": job.dedupe_key, "status": JobStatus.QUEUED.value, "attempts": 0,
               "run_at": job.run_at, "created_at": job.created_at, "last_error": ""}
     if job.dedupe_key is None:
-        result = await conn.execute(jobs.insert().values(**values).returning(jobs.c.id))
-        return int(result.scalar_one())
+        row = await _INSERT_JOB.first(conn, asyncpg_driver(conn, driver), values)
+        assert row is not None
+        return int(row.id)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(jobs).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     inserted = (await conn.execute(stmt.returning(jobs.c.id))).scalar_one_or_none()
@@ -53,8 +62,8 @@ class SqlJobOutbox:
     """``uow.jobs`` on SQL: enqueues into ``jobs`` inside the caller's open transaction (never commits)."""
 
     def __init__(self, conn: AsyncConnection, *, registry: TaskRegistry | None = None,
-                 now: Callable[[], datetime] = _utcnow) -> None:
-        self._conn, self._registry, self._now = conn, registry, now
+                 now: Callable[[], datetime] = _utcnow, driver: Any = None) -> None:
+        self._conn, self._registry, self._now, self._driver = conn, registry, now, driver
 
     async def enqueue(self, task: str, payload: Mapping[str, JSON], *, key: str | None = None,
                       run_at: datetime | None = None, queue: str = "default") -> None:
@@ -64,7 +73,7 @@ class SqlJobOutbox:
             queue = spec.queue if queue == "default" else queue
         job = new_job(task, payload, key=key, run_at=run_at, queue=queue, now=self._now())
         async with translated():
-            await insert_job(self._conn, job)
+            await insert_job(self._conn, job, driver=self._driver)
 
 
 def _record(row: Any) -> JobRecord:

@@ -55,6 +55,9 @@ class _TickingProvider(FakeSmmProvider):
         return await super().status(ids)
 
 
+_KEY_CACHE_SIZE = 1024
+
+
 class ProviderRegistry:
     """SmmProvider ports for provider rows. Cheap to call per request; simulated panels are remembered.
 
@@ -65,18 +68,30 @@ class ProviderRegistry:
     def __init__(self, http: httpx.AsyncClient, cipher: FernetSecretCipher, *, auto_tick: bool = False) -> None:
         self._http, self._cipher, self._auto_tick = http, cipher, auto_tick
         self._simulated: dict[int, SimulatedPanel] = {}
+        # Decrypted provider keys by ciphertext: every submit and poll builds a port, and Fernet (HMAC + AES)
+        # per call was measurable on the /api/v2 add path. A changed key is a new ciphertext, so nothing goes stale.
+        self._keys: dict[str, str] = {}
+
+    def _key(self, provider: Provider) -> str:
+        token = provider.api_key_encrypted
+        key = self._keys.get(token)
+        if key is None:
+            if len(self._keys) >= _KEY_CACHE_SIZE:
+                self._keys.clear()
+            key = self._keys[token] = self._cipher.decrypt(token)
+        return key
 
     def simulated_panel(self, provider: Provider) -> SimulatedPanel:
         """The in-process panel behind a ``simulated`` provider (created on first use)."""
         panel = self._simulated.get(provider.id)
         if panel is None:
             panel = self._simulated[provider.id] = SimulatedPanel(
-                api_key=self._cipher.decrypt(provider.api_key_encrypted), balance=SIMULATED_BALANCE,
+                api_key=self._key(provider), balance=SIMULATED_BALANCE,
                 currency=provider.currency.value, seed=provider.id)
         return panel
 
     def for_provider(self, provider: Provider) -> SmmProvider:
-        key = self._cipher.decrypt(provider.api_key_encrypted)
+        key = self._key(provider)
         if provider.kind is ProviderKind.SIMULATED:
             cls = _TickingProvider if self._auto_tick else FakeSmmProvider
             return cls(self.simulated_panel(provider), api_key=key)

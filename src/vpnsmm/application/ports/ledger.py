@@ -52,6 +52,15 @@ class Ledger(Protocol):
         """The existing accounts of several owners for one currency and purpose, by owner. Never creates one."""
         ...
 
+    async def open_accounts(self, keys: Sequence[tuple[int | None, Currency, AccountPurpose]]
+                            ) -> Sequence[LedgerAccount]:
+        """:meth:`open_account` for each ``(owner_id, currency, purpose)`` of ``keys``, in the same order.
+
+        Same guarantees and errors as ``open_account``; one round trip in SQL when every account exists already
+        (the common case: a charge reads the buyer's wallet and the revenue account together).
+        """
+        ...
+
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         """Every account of an owner (``None``: the system accounts), ordered by id."""
         ...

@@ -249,6 +249,12 @@ class SmmCatalogueRepository(Protocol):
 
     async def user_rates(self, user_id: int) -> Sequence[UserRate]: ...
 
+    async def service_for_user(self, service_id: int, user_id: int) -> tuple[Service, Sequence[UserRate]] | None:
+        """The service and those of the user's custom rates that can apply to it (its own and the all-services
+        one), read together (one query in SQL); None when there is no such service. Like ``get_service``, a
+        ``get_provider`` of the service's provider right after it costs no second query."""
+        ...
+
 
 class SmmOrderRepository(Protocol):
     """SMM orders and refills. Ownership is part of every ``*_for_user`` lookup."""
@@ -266,6 +272,15 @@ class SmmOrderRepository(Protocol):
         ...
 
     async def update(self, order: SmmOrder) -> None: ...
+
+    async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
+        """If the order is in ``sending`` state: mark it ``sent`` with ``provider_order_id`` (error cleared,
+        ``updated_at`` = ``now``) and return it as stored. Otherwise change nothing and return None.
+
+        Atomic by itself (one conditional UPDATE in SQL), so no row lock is taken first; safe against a
+        concurrent admin action or a second submitter: only one of them finds the order still ``sending``.
+        """
+        ...
 
     async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
                    descending: bool = True) -> Sequence[SmmOrder]:

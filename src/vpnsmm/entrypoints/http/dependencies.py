@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from attrs import frozen
 from litestar import Request
 from litestar.di import Provide
 
+from vpnsmm.application.billing import Wallets
 from vpnsmm.application.identity import Authenticate, Principal
+from vpnsmm.application.smm import PlaceOrder, SmmCatalogue, SmmOrders
+from vpnsmm.config import Settings
 from vpnsmm.container import Container
 from vpnsmm.domain.errors import AuthenticationError
 from vpnsmm.domain.identity import Role
@@ -73,8 +77,32 @@ async def resolve_operator(principal: Principal) -> Principal:
     return principal
 
 
+@frozen
+class PerfectPanelUseCases:
+    """Everything ``/api/v2`` calls, as one dependency. Litestar resolves two or more dependencies of a handler
+    concurrently, in an anyio task group per request; for the busiest endpoint that overhead was measurable
+    (docs/performance.md), so it takes this single bundle instead."""
+
+    authenticate: Authenticate
+    catalogue: SmmCatalogue
+    place: PlaceOrder
+    orders: SmmOrders
+    wallets: Wallets
+    settings: Settings
+
+
+def _perfect_panel(container: Container) -> Provide:
+    def resolve() -> PerfectPanelUseCases:
+        return PerfectPanelUseCases(authenticate=container.authenticate(), catalogue=container.smm_catalogue(),
+                                    place=container.place_smm_order(), orders=container.smm_orders(),
+                                    wallets=container.wallets(), settings=container.settings())
+
+    return Provide(resolve, sync_to_thread=False, use_cache=True)
+
+
 def http_dependencies(container: Container) -> dict[str, Provide]:
     deps = {name: _provider(container, name) for name in USE_CASES}
+    deps["perfect_panel"] = _perfect_panel(container)
     deps["principal"] = Provide(resolve_principal)
     deps["admin"] = Provide(resolve_admin)
     deps["operator"] = Provide(resolve_operator)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vpnsmm.adapters.sqlalchemy.errors import translated
+from vpnsmm.adapters.sqlalchemy.hot import HotStatement, Prefixed, asyncpg_driver
 from vpnsmm.adapters.sqlalchemy.tables import api_keys, auth_sessions, refresh_tokens, users
 from vpnsmm.application.ports.persistence import UserFilter
 from vpnsmm.domain.errors import NotFoundError
@@ -38,20 +39,10 @@ _GET_USER = sa.select(users).where(users.c.id == sa.bindparam("id"))
 # The key and its owner in one query: API-key authentication reads both, the user right after the key. The user
 # row is handed to the next ``users.get`` of the same unit of work (any other user call drops it first), which
 # under READ COMMITTED is indistinguishable from reading it a moment later.
-_KEY_WITH_USER = sa.select(api_keys, *[c.label(f"u_{c.name}") for c in users.columns]) \
-    .outerjoin(users, users.c.id == api_keys.c.user_id).where(api_keys.c.public_id == sa.bindparam("public_id"))
+_KEY_WITH_USER = HotStatement(sa.select(api_keys, *[c.label(f"u_{c.name}") for c in users.columns])
+                              .outerjoin(users, users.c.id == api_keys.c.user_id)
+                              .where(api_keys.c.public_id == sa.bindparam("public_id")))
 
-
-class _Prefixed:
-    """A row's ``u_``-labelled columns under their own names, for the row mappers."""
-
-    __slots__ = ("_m", "_p")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._m, self._p = row._mapping, prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return self._m[self._p + name]
 
 
 class SqlUserRepository:
@@ -173,8 +164,9 @@ def _key(row: sa.Row[Any]) -> ApiKey:
 
 
 class SqlApiKeyRepository:
-    def __init__(self, conn: AsyncConnection, prefetched_users: dict[int, User] | None = None) -> None:
-        self._c = conn
+    def __init__(self, conn: AsyncConnection, prefetched_users: dict[int, User] | None = None, *,
+                 driver: Any = None) -> None:
+        self._c, self._driver = conn, asyncpg_driver(conn, driver)
         self._users = prefetched_users if prefetched_users is not None else {}
 
     async def add(self, key: ApiKey) -> ApiKey:
@@ -187,12 +179,12 @@ class SqlApiKeyRepository:
         return key
 
     async def get_by_public_id(self, public_id: str) -> ApiKey | None:
-        row = (await self._c.execute(_KEY_WITH_USER, {"public_id": public_id})).first()
+        row = await _KEY_WITH_USER.first(self._c, self._driver, {"public_id": public_id})
         if row is None:
             return None
         if row.u_id is not None:
             self._users.clear()
-            self._users[row.u_id] = _user(_Prefixed(row, "u_"))  # type: ignore[arg-type]
+            self._users[row.u_id] = _user(Prefixed(row, "u_"))  # type: ignore[arg-type]
         return _key(row)
 
     async def get_for_user(self, key_id: int, user_id: int) -> ApiKey | None:

@@ -162,6 +162,11 @@ _FIND_MANY = ("SELECT id, owner_id, currency, purpose, flags, debits_posted, cre
               "credits_pending FROM ledger_accounts "
               "WHERE owner_id = ANY($1::bigint[]) AND currency = $2::varchar AND purpose = $3::varchar")
 
+_FIND_KEYS = ("SELECT a.id, a.owner_id, a.currency, a.purpose, a.flags, a.debits_posted, a.credits_posted, "
+              "a.debits_pending, a.credits_pending FROM ledger_accounts AS a "
+              "JOIN unnest($1::bigint[], $2::varchar[], $3::varchar[]) AS k (owner_id, currency, purpose) "
+              "ON a.owner_id = k.owner_id AND a.currency = k.currency AND a.purpose = k.purpose")
+
 _RESOLVE = (", r AS (UPDATE ledger_transfers SET pending_status = :r_status "
             "WHERE id = :r_id AND EXISTS (SELECT 1 FROM t) RETURNING id)")
 _WRITE_ALL = sa.text(_WRITE_ALL_TEMPLATE.replace("/*resolve*/", ""))
@@ -244,6 +249,27 @@ class SqlLedger:
             ledger_accounts.c.owner_id.in_(keys), ledger_accounts.c.currency == Currency.parse(currency).value,
             ledger_accounts.c.purpose == AccountPurpose.parse(purpose).value))
         return {row.owner_id or None: self._saw(row) for row in rows}
+
+    async def open_accounts(self, keys: Sequence[tuple[int | None, Currency, AccountPurpose]]
+                            ) -> Sequence[LedgerAccount]:
+        wanted = [(owner_id or 0, Currency.parse(currency).value, AccountPurpose.parse(purpose).value)
+                  for owner_id, currency, purpose in keys]
+        driver = await self._reader() if self._optimistic else None
+        found: dict[tuple[int, str, str], LedgerAccount] = {}
+        if driver is not None and wanted:  # one prepared statement for the lot
+            owners, currencies, purposes = (list(column) for column in zip(*wanted, strict=True))
+            for record in await driver.fetch(_FIND_KEYS, owners, currencies, purposes):
+                found[(record[1], record[2], record[3])] = self._saw_record(record)
+        elif wanted:
+            rows = await self._c.execute(sa.select(ledger_accounts).where(sa.tuple_(
+                ledger_accounts.c.owner_id, ledger_accounts.c.currency, ledger_accounts.c.purpose).in_(wanted)))
+            for row in rows:
+                found[(row.owner_id, row.currency, row.purpose)] = self._saw(row)
+        out = []
+        for (owner_id, currency, purpose), key in zip(keys, wanted, strict=True):
+            account = found.get(key)
+            out.append(account if account is not None else await self.open_account(owner_id, currency, purpose))
+        return out
 
     async def accounts_of(self, owner_id: int | None) -> Sequence[LedgerAccount]:
         rows = await self._c.execute(sa.select(ledger_accounts).where(ledger_accounts.c.owner_id == (owner_id or 0))

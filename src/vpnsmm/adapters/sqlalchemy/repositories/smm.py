@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
+from vpnsmm.adapters.sqlalchemy.hot import HotStatement, Prefixed, asyncpg_driver
 from vpnsmm.adapters.sqlalchemy.tables import (
     smm_categories,
     smm_orders,
@@ -78,6 +79,12 @@ def _service(r: Any) -> Service:
                    description=r.description, active=bool(r.active))
 
 
+def _user_rate(r: Any) -> UserRate:
+    return UserRate(user_id=r.user_id, service_id=r.service_id or None,
+                    rate=Money(r.rate, Currency(r.currency)) if r.rate is not None else None,
+                    discount_bp=r.discount_bp)
+
+
 def _order_values(o: SmmOrder) -> dict[str, Any]:
     assert o.refunded is not None
     return {"user_id": o.user_id, "service_id": o.service_id, "provider_id": o.provider_id, "link": o.link,
@@ -112,40 +119,50 @@ _GET_PROVIDER = sa.select(smm_providers).where(smm_providers.c.id == sa.bindpara
 # A service with its provider in one query: placing an order reads both, the provider right after the service.
 # The provider row is handed to the next ``get_provider`` of the same repository (any other catalogue call drops
 # it first), which under READ COMMITTED is indistinguishable from reading it a moment later.
-_GET_SERVICE = sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns]) \
-    .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id) \
-    .where(smm_services.c.id == sa.bindparam("id"))
+_GET_SERVICE = HotStatement(
+    sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns])
+    .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id)
+    .where(smm_services.c.id == sa.bindparam("id")))
 
 
-class _Prefixed:
-    """A row's prefixed (labelled) columns under their own names, for the row mappers."""
+# Placing an order: the service, its provider and the buyer's applicable custom rates (0-2 rows) in one query.
+_SERVICE_FOR_USER = HotStatement(
+    sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns],
+              *[c.label(f"r_{c.name}") for c in smm_user_rates.columns])
+    .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id)
+    .outerjoin(smm_user_rates, sa.and_(smm_user_rates.c.user_id == sa.bindparam("user_id"),
+                                       smm_user_rates.c.service_id.in_([smm_services.c.id, 0])))
+    .where(smm_services.c.id == sa.bindparam("id")))
+_USER_RATES = HotStatement(sa.select(smm_user_rates).where(smm_user_rates.c.user_id == sa.bindparam("user_id")))
+_ORDER_COLUMNS = [c.name for c in smm_orders.columns if c.name != "id"]
+_INSERT_ORDER = HotStatement(smm_orders.insert().values({n: sa.bindparam(n) for n in _ORDER_COLUMNS})
+                             .returning(smm_orders.c.id))
+_ORDER_BY_ID = sa.select(smm_orders).where(smm_orders.c.id == sa.bindparam("id"))
+_GET_ORDER = HotStatement(_ORDER_BY_ID)
+_GET_ORDER_FOR_UPDATE = HotStatement(_ORDER_BY_ID.with_for_update())
+# The submitter's "provider accepted it" write: one conditional statement instead of lock-read-write.
+_RECORD_SENT = HotStatement(
+    smm_orders.update()
+    .where(smm_orders.c.id == sa.bindparam("order_id"), smm_orders.c.submit_state == SubmitState.SENDING.value)
+    .values(provider_order_id=sa.bindparam("pid"), submit_state=SubmitState.SENT.value, error="",
+            updated_at=sa.bindparam("now"))
+    .returning(*smm_orders.columns))
+_UPDATES: dict[tuple[str, ...], HotStatement] = {}
 
-    __slots__ = ("_m", "_p")
 
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._m, self._p = row._mapping, prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return self._m[self._p + name]
-_USER_RATES = sa.select(smm_user_rates).where(smm_user_rates.c.user_id == sa.bindparam("user_id"))
-_INSERT_ORDER = smm_orders.insert().returning(smm_orders.c.id)
-_GET_ORDER = sa.select(smm_orders).where(smm_orders.c.id == sa.bindparam("id"))
-_GET_ORDER_FOR_UPDATE = _GET_ORDER.with_for_update()
-_UPDATES: dict[tuple[str, ...], Any] = {}
-
-
-def _update_order(columns: tuple[str, ...]) -> Any:
+def _update_order(columns: tuple[str, ...]) -> HotStatement:
     """UPDATE smm_orders SET <columns> WHERE id = :order_id, built once per column set."""
     statement = _UPDATES.get(columns)
     if statement is None:
-        statement = _UPDATES[columns] = smm_orders.update().where(smm_orders.c.id == sa.bindparam("order_id")) \
-            .values({name: sa.bindparam(name) for name in columns})
+        statement = _UPDATES[columns] = HotStatement(
+            smm_orders.update().where(smm_orders.c.id == sa.bindparam("order_id"))
+            .values({name: sa.bindparam(name) for name in columns}))
     return statement
 
 
 class SqlSmmCatalogueRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._c = conn
+    def __init__(self, conn: AsyncConnection, *, driver: Any = None) -> None:
+        self._c, self._driver = conn, asyncpg_driver(conn, driver)
         self._provider_of_service: Provider | None = None  # read with the last get_service, for get_provider
 
     def __getattribute__(self, name: str) -> Any:
@@ -200,9 +217,18 @@ class SqlSmmCatalogueRepository:
         return service
 
     async def get_service(self, service_id: int) -> Service | None:
-        row = (await self._c.execute(_GET_SERVICE, {"id": service_id})).first()
-        self._provider_of_service = _provider(_Prefixed(row, "p_")) if row and row.p_id is not None else None
+        row = await _GET_SERVICE.first(self._c, self._driver, {"id": service_id})
+        self._provider_of_service = _provider(Prefixed(row, "p_")) if row and row.p_id is not None else None
         return _service(row) if row else None
+
+    async def service_for_user(self, service_id: int, user_id: int) -> tuple[Service, Sequence[UserRate]] | None:
+        rows = await _SERVICE_FOR_USER.all(self._c, self._driver, {"id": service_id, "user_id": user_id})
+        if not rows:
+            return None
+        first = rows[0]
+        self._provider_of_service = _provider(Prefixed(first, "p_")) if first.p_id is not None else None
+        rates = [_user_rate(Prefixed(r, "r_")) for r in rows if r.r_id is not None]
+        return _service(first), rates
 
     async def update_service(self, service: Service) -> None:
         async with translated():
@@ -236,10 +262,8 @@ class SqlSmmCatalogueRepository:
         return bool(result.rowcount)
 
     async def user_rates(self, user_id: int) -> Sequence[UserRate]:
-        rows = await self._c.execute(_USER_RATES, {"user_id": user_id})
-        return [UserRate(user_id=r.user_id, service_id=r.service_id or None,
-                         rate=Money(r.rate, Currency(r.currency)) if r.rate is not None else None,
-                         discount_bp=r.discount_bp) for r in rows]
+        rows = await _USER_RATES.all(self._c, self._driver, {"user_id": user_id})
+        return [_user_rate(r) for r in rows]
 
 
 # ------------------------------------------------------------------------------------------ orders
@@ -270,18 +294,19 @@ _TERMINAL = [s.value for s in OrderStatus if s.is_terminal]
 
 
 class SqlSmmOrderRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._c = conn
+    def __init__(self, conn: AsyncConnection, *, driver: Any = None) -> None:
+        self._c, self._driver = conn, asyncpg_driver(conn, driver)
 
     async def add(self, order: SmmOrder) -> SmmOrder:
         async with translated():
-            result = await self._c.execute(_INSERT_ORDER, _order_values(order))
-        order.id = int(result.scalar_one())
+            row = await _INSERT_ORDER.first(self._c, self._driver, _order_values(order))
+        assert row is not None
+        order.id = int(row.id)
         return order
 
     async def get(self, order_id: int, *, for_update: bool = False) -> SmmOrder | None:
         query = _GET_ORDER_FOR_UPDATE if for_update and self._c.dialect.name == "postgresql" else _GET_ORDER
-        row = (await self._c.execute(query, {"id": order_id})).first()
+        row = await query.first(self._c, self._driver, {"id": order_id})
         return _order(row) if row else None
 
     async def get_for_user(self, order_id: int, user_id: int, *, for_update: bool = False) -> SmmOrder | None:
@@ -300,9 +325,14 @@ class SqlSmmOrderRepository:
     async def update(self, order: SmmOrder) -> None:
         async with translated():
             values = _order_values(order)
-            result = await self._c.execute(_update_order(tuple(values)), {**values, "order_id": order.id})
-        if result.rowcount == 0:
+            touched = await _update_order(tuple(values)).run(self._c, self._driver, {**values, "order_id": order.id})
+        if touched == 0:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
+
+    async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
+        row = await _RECORD_SENT.first(self._c, self._driver, {"order_id": order_id, "pid": provider_order_id,
+                                                               "now": now})
+        return _order(row) if row else None
 
     async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
                    descending: bool = True) -> Sequence[SmmOrder]:

@@ -16,10 +16,9 @@ import msgspec
 from litestar import Request, Response, route
 
 from vpnsmm.application.billing import Wallets
-from vpnsmm.application.identity import Authenticate, Principal
+from vpnsmm.application.identity import Principal
 from vpnsmm.application.ports.smm_provider import MAX_IDS_PER_REQUEST, ProviderRejectedError
 from vpnsmm.application.smm import NewOrder, PlaceOrder, SmmCatalogue, SmmOrders
-from vpnsmm.config import Settings
 from vpnsmm.domain.errors import (
     AuthenticationError,
     InsufficientFundsError,
@@ -31,6 +30,7 @@ from vpnsmm.domain.errors import (
 )
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.smm_orders import Refill, SmmOrder
+from vpnsmm.entrypoints.http.dependencies import PerfectPanelUseCases
 
 INCORRECT_REQUEST = "Incorrect request"
 INVALID_KEY = "Invalid API key"
@@ -210,9 +210,7 @@ def _json(body: Json) -> Response[bytes]:
 
 @route("/api/v2", http_method=["GET", "POST"], tags=["perfect-panel"],
        security=[], exclude_from_auth=True, include_in_schema=True)
-async def perfect_panel_v2(request: Request[Any, Any, Any], authenticate: Authenticate, smm_catalogue: SmmCatalogue,
-                           place_smm_order: PlaceOrder, smm_orders: SmmOrders, wallets: Wallets,
-                           settings: Settings) -> Response[bytes]:
+async def perfect_panel_v2(request: Request[Any, Any, Any], perfect_panel: PerfectPanelUseCases) -> Response[bytes]:
     """Perfect Panel API v2 (``key``, ``action`` = services | add | status | refill | refill_status | cancel |
     balance). Errors are ``{"error": "..."}`` with HTTP 200, as every SMM panel does."""
     params: dict[str, str] = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
@@ -229,11 +227,12 @@ async def perfect_panel_v2(request: Request[Any, Any, Any], authenticate: Authen
     if request.method == "GET" and action not in _READ_ONLY:
         return _json({"error": INCORRECT_REQUEST})
     try:
-        principal = await authenticate.api_key(key)
+        principal = await perfect_panel.authenticate.api_key(key)
     except AuthenticationError:
         return _json({"error": INVALID_KEY})
-    api = PerfectPanelApi(principal, smm_catalogue, place_smm_order, smm_orders, wallets,
-                          Currency.parse(settings.default_currency))
+    use = perfect_panel
+    api = PerfectPanelApi(principal, use.catalogue, use.place, use.orders, use.wallets,
+                          Currency.parse(use.settings.default_currency))
     try:
         return _json(await api.dispatch(action, params))
     except _Reject as exc:
