@@ -46,6 +46,7 @@ class Settings:
     redis_url: str = ""  # empty = in-process rate limits and events
     rate_limits: str = "default"  # "off", "default" or "auth=10/60,read=100/60,..." (entrypoints/http/ratelimit.py)
     jobs_in_process: str = "auto"  # auto = run jobs inside `vpnsmm serve` on SQLite only; on | off
+    smm_forwarding: str = "deferred"  # /api/v2 add: "deferred" (answer, then forward in batches) | "inline"
     job_concurrency: int = 4  # jobs run at once per worker process
     job_lease_seconds: int = 60  # a killed worker's jobs are retried after at most this long
     job_poll_ms: int = 1000  # how often an idle worker looks for due jobs
@@ -280,6 +281,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "REDIS_URL": ("redis_url", _url_or_empty),
     "RATE_LIMITS": ("rate_limits", lambda raw: _rate_limits(raw)),
     "JOBS_IN_PROCESS": ("jobs_in_process", _choice("auto", "on", "off")),
+    "SMM_FORWARDING": ("smm_forwarding", _choice("deferred", "inline")),
     "JOB_CONCURRENCY": ("job_concurrency", _int_in(1, 256)),
     "JOB_LEASE_SECONDS": ("job_lease_seconds", _int_in(1, 3600)),
     "JOB_POLL_MS": ("job_poll_ms", _int_in(10, 60_000)),

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import structlog
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -93,6 +94,7 @@ from vpnsmm.application.smm import (
     LoadSmmDemo,
     ManageProviders,
     ManageServices,
+    OrderForwarder,
     OrderStatistics,
     PlaceOrder,
     SmmCatalogue,
@@ -126,6 +128,12 @@ from vpnsmm.domain.billing import Gateway, InvoicePurpose
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.payments import CardAccount
 from vpnsmm.domain.vpn_sales import UsageThresholds
+
+
+def _log_forwarding_error(exc: BaseException) -> None:
+    """A failed forwarding batch: its orders stay queued for the periodic sweep; say why, without secrets."""
+    structlog.get_logger("vpnsmm.smm").warning("forwarding batch failed", error=type(exc).__name__,
+                                               detail=str(exc)[:200])
 
 
 def _engine(settings: Settings) -> AsyncEngine:
@@ -283,7 +291,9 @@ class Container(containers.DeclarativeContainer):
     smm_cipher = providers.Singleton(FernetSecretCipher, settings.provided.secret_key)
     smm_providers = providers.Singleton(ProviderRegistry, http_client, smm_cipher, auto_tick=True)
     smm_submit = providers.Singleton(SubmitOrders, uow, clock, smm_providers)
-    place_smm_order = providers.Singleton(PlaceOrder, uow, clock, smm_submit)
+    # Deferred /api/v2 adds are forwarded by this in-process batcher (started by the HTTP app's lifespan).
+    smm_forwarder = providers.Singleton(OrderForwarder, smm_submit, on_error=_log_forwarding_error)
+    place_smm_order = providers.Singleton(PlaceOrder, uow, clock, smm_submit, smm_forwarder)
     sync_smm_orders = providers.Singleton(SyncOrders, uow, clock, smm_providers)
     smm_catalogue = providers.Singleton(SmmCatalogue, uow)
     smm_orders = providers.Singleton(SmmOrders, uow, clock, smm_providers)

@@ -180,6 +180,22 @@ class InMemorySmmOrderRepository:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
         self._s.orders[order.id] = _c(order)
 
+    async def claim_for_submit(self, order_ids: Sequence[int], now: datetime) -> Sequence[SmmOrder]:
+        claimed = []
+        for order_id in sorted(set(order_ids)):
+            found = self._s.orders.get(order_id)
+            if found is None or found.submit_state is not SubmitState.QUEUED:
+                continue
+            order = _c(found)
+            order.submit_state, order.updated_at = SubmitState.SENDING, now
+            self._s.orders[order_id] = _c(order)
+            claimed.append(order)
+        return claimed
+
+    async def record_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> Sequence[int]:
+        return [order_id for order_id, provider_order_id in sent
+                if await self.record_sent(order_id, provider_order_id, now) is not None]
+
     async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
         found = self._s.orders.get(order_id)
         if found is None or found.submit_state is not SubmitState.SENDING:

@@ -14,6 +14,7 @@ Money rules (every balance change is a ledger transfer with an id derived from t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -256,34 +257,76 @@ class BulkItem:
     message: str | None = None
 
 
+@frozen
+class _Outcome:
+    """What one forward attempt gave: a provider order id, or why not (exactly one field is set)."""
+
+    provider_order_id: str | None = None
+    retry: str | None = None
+    permanent: str | None = None
+    unknown: str | None = None
+
+
 class SubmitOrders:
     """Forward orders to their providers, outside any transaction, and record what happened.
 
-    ``submit(order_id)`` sends an order in ``sending`` state (PlaceOrder leaves it so); ``__call__``
-    claims ``queued`` orders (retryable failures) and sends them. Outcomes: provider order id -> ``sent``;
+    ``submit(order_id)`` sends an order in ``sending`` state (PlaceOrder leaves it so); ``forward(ids)`` claims
+    ``queued`` orders (deferred ones, retryable failures) in one statement and sends them as a batch;
+    ``__call__`` (the periodic sweep) forwards every ``queued`` order. Outcomes: provider order id -> ``sent``;
     rejected for good, or retryable failures past MAX_SUBMIT_ATTEMPTS -> refunded, ``failed``;
     retryable (provider balance short, outage) -> back to ``queued``; outcome unknown -> ``unknown``
     (never retried automatically: Perfect Panel has no idempotency key; an admin resumes or cancels).
+    Claims make each order go out once however many sweepers and forwarders run.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, providers: ProviderFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, providers: ProviderFactory, *,
+                 concurrency: int = 16) -> None:
         self._uow, self._clock, self._providers = uow, clock, providers
+        self._concurrency = max(1, concurrency)
 
     async def __call__(self, *, limit: int = 100) -> int:
         async with self._uow(read_only=True) as uow:
             queued = await uow.smm_orders.to_submit(limit=limit)
-        sent = 0
-        for candidate in queued:
+        return await self.forward([order.id for order in queued])
+
+    async def forward(self, order_ids: Sequence[int]) -> int:
+        """Claim those of ``order_ids`` still ``queued`` and send them (up to ``concurrency`` provider calls at
+        once); how many the providers accepted. Idempotent: an order already claimed elsewhere is skipped."""
+        if not order_ids:
+            return 0
+        async with self._uow() as uow:
+            claimed = await uow.smm_orders.claim_for_submit(order_ids, self._clock.now())
+            services: dict[int, Service | None] = {}
+            providers: dict[int, Provider | None] = {}
+            for order in claimed:
+                if order.service_id not in services:
+                    services[order.service_id] = await uow.smm_catalogue.get_service(order.service_id)
+                if order.provider_id not in providers:
+                    providers[order.provider_id] = await uow.smm_catalogue.get_provider(order.provider_id)
+            await uow.commit()
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def attempt(order: SmmOrder) -> _Outcome:
+            service, provider = services.get(order.service_id), providers.get(order.provider_id)
+            if service is None or provider is None:
+                return _Outcome(permanent="the service or its provider no longer exists")
+            async with gate:
+                return await self._send(order, service, provider)
+
+        outcomes = await asyncio.gather(*(attempt(order) for order in claimed))
+        accepted = [(order.id, outcome.provider_order_id) for order, outcome in zip(claimed, outcomes, strict=True)
+                    if outcome.provider_order_id is not None]
+        if accepted:
             async with self._uow() as uow:
-                order = await uow.smm_orders.get(candidate.id, for_update=True)
-                if order is None or order.submit_state is not SubmitState.QUEUED:
-                    continue
-                order.submit_state = SubmitState.SENDING
-                await uow.smm_orders.update(order)
+                await uow.smm_orders.record_sent_many(accepted, self._clock.now())
                 await uow.commit()
-            if (await self.submit(candidate.id)).submit_state is SubmitState.SENT:
-                sent += 1
-        return sent
+        for order, outcome in zip(claimed, outcomes, strict=True):
+            if outcome.provider_order_id is None:
+                await self._record(order.id, None, retry=outcome.retry, permanent=outcome.permanent,
+                                   unknown=outcome.unknown)
+        return len(accepted)
 
     async def submit(self, order_id: int, *, placed: tuple[SmmOrder, Service, Provider] | None = None) -> SmmOrder:
         """``placed``: the order, service and provider PlaceOrder just committed (saves re-reading them; the
@@ -302,22 +345,25 @@ class SubmitOrders:
                 maybe_provider = await uow.smm_catalogue.get_provider(order.provider_id)
             assert maybe_service is not None and maybe_provider is not None
             service, provider = maybe_service, maybe_provider
-        retry = permanent = unknown = None
-        provider_id = None
+        outcome = await self._send(order, service, provider)
+        return await self._record(order_id, outcome.provider_order_id, retry=outcome.retry,
+                                  permanent=outcome.permanent, unknown=outcome.unknown)
+
+    async def _send(self, order: SmmOrder, service: Service, provider: Provider) -> _Outcome:
+        """One provider call, its failure classified (never raises for a provider's answer)."""
         try:
-            provider_id = await self._providers.for_provider(provider).add(_add_order_of(order, service))
+            return _Outcome(provider_order_id=await self._providers.for_provider(provider).add(
+                _add_order_of(order, service)))
         except ProviderOutcomeUnknownError as exc:
-            unknown = exc.message
+            return _Outcome(unknown=exc.message)
         except ProviderRejectedError as exc:
             if exc.kind.retryable:
-                retry = exc.provider_message
-            else:
-                permanent = exc.provider_message
+                return _Outcome(retry=exc.provider_message)
+            return _Outcome(permanent=exc.provider_message)
         except UpstreamUnavailableError as exc:
-            retry = exc.message
+            return _Outcome(retry=exc.message)
         except VpnsmmError as exc:
-            permanent = f"{exc.code}: {exc.message}"
-        return await self._record(order_id, provider_id, retry=retry, permanent=permanent, unknown=unknown)
+            return _Outcome(permanent=f"{exc.code}: {exc.message}")
 
     async def _record(self, order_id: int, provider_order_id: str | None, *, retry: str | None,
                       permanent: str | None, unknown: str | None) -> SmmOrder:
@@ -367,6 +413,88 @@ async def apply_settlement(uow: UnitOfWork, order: SmmOrder, settlement: Settlem
         memo=f"{settlement.before.value} -> {settlement.after.value}"))
 
 
+class OrderForwarder:
+    """Forwards deferred orders (``PlaceOrder(..., defer=True)``) from a background task, in batches.
+
+    A request that places an order hands its id over (:meth:`push`, never blocks) and answers at once; the
+    task waits ``linger`` seconds for more to gather, claims up to ``batch`` of them and forwards them through
+    :meth:`SubmitOrders.forward` -- one claim statement and one "sent" statement for the lot, the provider
+    calls concurrent -- which is how Perfect Panel panels work (an order is accepted, then forwarded) and
+    keeps a slow provider out of the caller's response time.
+
+    Nothing is lost if the process stops: the orders are ``queued`` in the database and the periodic
+    ``smm.submit`` sweep (``vpnsmm worker``, or the in-process runner) forwards what a forwarder did not;
+    claims make sure each order goes out once. Not thread-safe: one event loop.
+    """
+
+    def __init__(self, submitter: SubmitOrders, *, batch: int = 100, linger: float = 0.02,
+                 queue_limit: int = 10_000, on_error: Callable[[BaseException], None] | None = None) -> None:
+        self._submitter, self._batch, self._on_error = submitter, max(1, batch), on_error
+        self._linger = max(0.0, linger)
+        self._ids: asyncio.Queue[int] = asyncio.Queue(maxsize=queue_limit)
+        self._running = False
+        self._busy = 0
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def push(self, order_id: int) -> bool:
+        """Queue ``order_id`` for forwarding. False when no forwarder runs or its queue is full (the order
+        then waits for the periodic sweep)."""
+        if not self._running:
+            return False
+        try:
+            self._ids.put_nowait(order_id)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Forward batches until ``stop`` is set, then forward what is still queued and return."""
+        self._running = True
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not (stop.is_set() and self._ids.empty()):
+                if self._ids.empty():
+                    getting = asyncio.create_task(self._ids.get())
+                    await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getting.done():
+                        getting.cancel()
+                        continue
+                    ids = [getting.result()]
+                else:
+                    ids = [self._ids.get_nowait()]
+                if self._linger and self._ids.qsize() < self._batch - 1 and not stop.is_set():
+                    # Let a batch gather: under load this turns one claim and one "sent" statement per order
+                    # into one per batch; an order waits at most ``linger`` seconds more for its forward.
+                    await asyncio.sleep(self._linger)
+                while len(ids) < self._batch and not self._ids.empty():
+                    ids.append(self._ids.get_nowait())
+                self._busy = len(ids)
+                try:
+                    await self._submitter.forward(ids)
+                except Exception as exc:  # the sweep retries what a failed batch left queued
+                    if self._on_error is not None:
+                        self._on_error(exc)
+                    await asyncio.sleep(0.5)
+                finally:
+                    self._busy = 0
+        finally:
+            self._running = False
+            stopping.cancel()
+
+    async def idle(self, *, within: float = 10.0) -> bool:
+        """Wait until nothing is queued or being forwarded (tests, graceful shutdown); False after ``within``
+        seconds if still busy."""
+        deadline = asyncio.get_running_loop().time() + within
+        while not self._ids.empty() or self._busy:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+
 #: A hook PlaceOrder runs inside its transaction (see ``PlaceOrder.__call__``).
 OnRecord = Callable[[UnitOfWork, SmmOrder], Awaitable[None]]
 
@@ -379,14 +507,22 @@ class PlaceOrder:
     The returned order is as recorded after the submit (``sent``, ``queued``, ``failed`` ...).
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, submitter: SubmitOrders) -> None:
-        self._uow, self._clock, self._submitter = uow, clock, submitter
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, submitter: SubmitOrders,
+                 forwarder: OrderForwarder | None = None) -> None:
+        self._uow, self._clock, self._submitter, self._forwarder = uow, clock, submitter, forwarder
 
-    async def __call__(self, cmd: NewOrder, *, submit: bool = True, on_record: OnRecord | None = None) -> SmmOrder:
+    async def __call__(self, cmd: NewOrder, *, submit: bool = True, defer: bool = False,
+                       on_record: OnRecord | None = None) -> SmmOrder:
         """``on_record(uow, order)`` runs inside the charging transaction right after the order row exists and
         before the wallet is charged; if it raises, nothing is written (recurring orders use it to record
-        "run n became this order" atomically with the charge, see application/smm_subscriptions.py)."""
+        "run n became this order" atomically with the charge, see application/smm_subscriptions.py).
+
+        ``defer``: when an :class:`OrderForwarder` runs, record the order ``queued`` and return right after the
+        charge commits; the forwarder sends it moments later (the periodic sweep if it cannot). Without a
+        running forwarder the order is submitted inline as usual.
+        """
         now = self._clock.now()
+        deferred = submit and defer and self._forwarder is not None and self._forwarder.running
         async with self._uow() as uow:
             found = await uow.smm_catalogue.service_for_user(cmd.service_id, cmd.user_id)
             if found is None or not found[0].active:
@@ -401,7 +537,7 @@ class PlaceOrder:
             order = SmmOrder(user_id=cmd.user_id, service_id=service.id, provider_id=provider.id, charge=charge,
                              quantity=quantity, created_at=now, updated_at=now, link=add.link or "",
                              fields=_fields_of(add), runs=add.runs, interval=add.interval,
-                             submit_state=SubmitState.SENDING)
+                             submit_state=SubmitState.QUEUED if deferred else SubmitState.SENDING)
             await uow.smm_orders.add(order)
             await record_order_event(uow, order, None, now)
             if on_record is not None:
@@ -414,6 +550,10 @@ class PlaceOrder:
                     memo=f"{service.name} x{quantity}"[:200]))
             await uow.commit()
         if not submit:
+            return order
+        if deferred:
+            assert self._forwarder is not None
+            self._forwarder.push(order.id)  # if refused (queue full), the sweep forwards it
             return order
         return await self._submitter.submit(order.id, placed=(order, service, provider))
 

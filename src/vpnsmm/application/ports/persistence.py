@@ -282,6 +282,17 @@ class SmmOrderRepository(Protocol):
         """
         ...
 
+    async def claim_for_submit(self, order_ids: Sequence[int], now: datetime) -> Sequence[SmmOrder]:
+        """Move those of ``order_ids`` still ``queued`` to ``sending`` (``updated_at`` = ``now``) and return
+        them, ordered by id. Atomic by itself (one conditional UPDATE in SQL): of two claimers racing for an
+        order, exactly one gets it. Unknown ids and orders in any other state are left alone."""
+        ...
+
+    async def record_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> Sequence[int]:
+        """:meth:`record_sent` for each ``(order_id, provider_order_id)``, at once (one statement in SQL);
+        the ids actually marked ``sent`` (those still ``sending``)."""
+        ...
+
     async def list(self, filter: OrderFilter, *, limit: int, offset: int, sort: str = "id",
                    descending: bool = True) -> Sequence[SmmOrder]:
         """Newest first by default; ``sort`` is one of ORDER_SORT_KEYS (ties by id, same direction).

@@ -91,9 +91,16 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
         if manage_container and (settings.jobs_in_process == "on"
                                  or (settings.jobs_in_process == "auto" and settings.is_sqlite)):
             jobs_task = asyncio.create_task(build_job_runner(container).run(jobs_stop, grace=10.0))
+        # Deferred /api/v2 adds are forwarded from here, in batches (application/smm.py OrderForwarder).
+        forwarder, forward_stop, forward_task = container.smm_forwarder(), asyncio.Event(), None
+        if settings.smm_forwarding == "deferred" and not forwarder.running:
+            forward_task = asyncio.create_task(forwarder.run(forward_stop))
         try:
             yield
         finally:
+            forward_stop.set()
+            if forward_task is not None:
+                await forward_task
             jobs_stop.set()
             if jobs_task is not None:
                 await jobs_task

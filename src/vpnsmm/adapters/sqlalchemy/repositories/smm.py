@@ -147,6 +147,32 @@ _RECORD_SENT = HotStatement(
     .values(provider_order_id=sa.bindparam("pid"), submit_state=SubmitState.SENT.value, error="",
             updated_at=sa.bindparam("now"))
     .returning(*smm_orders.columns))
+# Batch forwarding (PostgreSQL, straight to asyncpg): claim queued orders, then mark the accepted ones sent.
+_ORDER_COLUMN_LIST = ", ".join(c.name for c in smm_orders.columns)
+_CLAIM_SQL = (  # the column list comes from the table definition, never from input
+    "UPDATE smm_orders SET submit_state = 'sending', updated_at = $2::timestamptz "  # noqa: S608
+    f"WHERE id = ANY($1::bigint[]) AND submit_state = 'queued' RETURNING {_ORDER_COLUMN_LIST}")
+_MANY_FOR_USER_SQL = (  # the column list comes from the table definition, never from input
+    f"SELECT {_ORDER_COLUMN_LIST} FROM smm_orders "  # noqa: S608
+    "WHERE user_id = $1::bigint AND id = ANY($2::bigint[]) ORDER BY id")
+_RECORD_SENT_MANY_SQL = (
+    "UPDATE smm_orders AS o SET provider_order_id = v.pid, submit_state = 'sent', error = '', "
+    "updated_at = $3::timestamptz FROM unnest($1::bigint[], $2::varchar[]) AS v (id, pid) "
+    "WHERE o.id = v.id AND o.submit_state = 'sending' RETURNING o.id")
+
+
+class _Record:
+    """Attribute access to an asyncpg record, for the row mappers."""
+
+    __slots__ = ("_r",)
+
+    def __init__(self, record: Any) -> None:
+        self._r = record
+
+    def __getattr__(self, name: str) -> Any:
+        return self._r[name]
+
+
 _UPDATES: dict[tuple[str, ...], HotStatement] = {}
 
 
@@ -318,6 +344,9 @@ class SqlSmmOrderRepository:
     async def many_for_user(self, user_id: int, order_ids: Sequence[int]) -> Sequence[SmmOrder]:
         if not order_ids:
             return []
+        if self._driver is not None:  # multi-status: the ids as one array parameter, a prepared statement
+            records = await self._driver.fetch(_MANY_FOR_USER_SQL, user_id, sorted({int(i) for i in order_ids}))
+            return [_order(_Record(r)) for r in records]
         rows = await self._c.execute(sa.select(smm_orders).where(
             smm_orders.c.user_id == user_id, smm_orders.c.id.in_(list(order_ids))).order_by(smm_orders.c.id))
         return [_order(r) for r in rows]
@@ -328,6 +357,29 @@ class SqlSmmOrderRepository:
             touched = await _update_order(tuple(values)).run(self._c, self._driver, {**values, "order_id": order.id})
         if touched == 0:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
+
+    async def claim_for_submit(self, order_ids: Sequence[int], now: datetime) -> Sequence[SmmOrder]:
+        ids = sorted({int(i) for i in order_ids})
+        if not ids:
+            return []
+        if self._driver is not None:  # one prepared statement, the ids as an array
+            records = await self._driver.fetch(_CLAIM_SQL, ids, now)
+            return sorted((_order(_Record(r)) for r in records), key=lambda o: o.id)
+        rows = await self._c.execute(smm_orders.update().where(
+            smm_orders.c.id.in_(ids), smm_orders.c.submit_state == SubmitState.QUEUED.value)
+            .values(submit_state=SubmitState.SENDING.value, updated_at=now).returning(*smm_orders.columns))
+        return sorted((_order(r) for r in rows), key=lambda o: o.id)
+
+    async def record_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> Sequence[int]:
+        if not sent:
+            return []
+        if self._driver is not None:
+            records = await self._driver.fetch(_RECORD_SENT_MANY_SQL, [i for i, _ in sent], [p for _, p in sent],
+                                               now)
+            return sorted(int(r[0]) for r in records)
+        done = [order_id for order_id, provider_order_id in sent
+                if await self.record_sent(order_id, provider_order_id, now) is not None]
+        return sorted(done)
 
     async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
         row = await _RECORD_SENT.first(self._c, self._driver, {"order_id": order_id, "pid": provider_order_id,

@@ -138,7 +138,7 @@ class PerfectPanelApi:
             if (params.get(name) or "").strip():
                 values[name] = params[name]
         cmd = NewOrder(user_id=self.user_id, service_id=_int(params.get("service"), INCORRECT_SERVICE_ID), **values)
-        order = await self._place(cmd)
+        order = await self._place(cmd, defer=True)  # forwarded moments later, as panels do (docs/smm.md)
         return {"order": order.id}
 
     async def _status(self, params: Mapping[str, str]) -> Json:
