@@ -415,6 +415,17 @@ async def test_native_subscription_api(stack: Stack, world: dict[str, Any]) -> N
         bad = await native.post("/v1/smm/subscriptions", headers=auth, json={
             "service_id": followers, "link": "https://instagram.com/n", "quantity": 100, "interval": "yearly"})
         assert bad.status_code == 400 and bad.json()["code"] == "INVALID_INTERVAL"
+        drip = await native.post("/v1/smm/subscriptions", headers=auth, json={
+            "service_id": followers, "link": "https://instagram.com/drip", "quantity": 100, "interval": "daily",
+            "dripfeed_runs": 2, "dripfeed_interval": 15})
+        assert drip.status_code == 201, drip.text
+        assert (drip.json()["subscription"]["dripfeed_runs"], drip.json()["subscription"]["dripfeed_interval"]) \
+            == (2, 15)
+        assert drip.json()["order"]["charge"]["amount"] == "0.18"  # 100 x 2 runs
+        half = await native.post("/v1/smm/subscriptions", headers=auth, json={
+            "service_id": followers, "link": "https://instagram.com/half", "quantity": 100, "interval": "daily",
+            "dripfeed_runs": "two"})
+        assert half.status_code == 400
         other = await native.get(f"/v1/smm/subscriptions/{sub['id']}", headers=world["admin"])
         assert other.status_code == 404 and other.json()["code"] == "SUBSCRIPTION_NOT_FOUND"
         assert (await native.get("/v1/smm/subscriptions")).status_code == 401

@@ -53,6 +53,8 @@ class NewSubscription:
     link: str | None
     quantity: int | None
     interval: RecurrenceInterval | str
+    dripfeed_runs: int | None = None  # each run a drip-feed of this many runs ...
+    dripfeed_interval: int | None = None  # ... this many minutes apart (both or neither)
 
 
 @frozen
@@ -79,8 +81,9 @@ class SmmSubscriptions:
         """Start a subscription and place its first run now (charged like any order).
 
         Raises ValidationError (INVALID_INTERVAL, NOT_RECURRING for a service type that cannot recur,
-        INVALID_QUANTITY, INVALID_LINK), NotFoundError (SERVICE_NOT_FOUND), InsufficientFundsError
-        (INSUFFICIENT_BALANCE). On any error nothing is written.
+        INVALID_QUANTITY, INVALID_LINK; DRIPFEED_NOT_ALLOWED, only one of the drip-feed settings, or one
+        out of range as for a one-off drip-feed order), NotFoundError (SERVICE_NOT_FOUND),
+        InsufficientFundsError (INSUFFICIENT_BALANCE). On any error nothing is written.
         """
         interval = cmd.interval if isinstance(cmd.interval, RecurrenceInterval) \
             else RecurrenceInterval.parse(cmd.interval)
@@ -95,15 +98,27 @@ class SmmSubscriptions:
         quantity = cmd.quantity if "quantity" in service.type.allowed_fields else None
         started: list[SmmSubscription] = []
 
+        dripfeed = (cmd.dripfeed_runs, cmd.dripfeed_interval)
+        if dripfeed != (None, None):
+            if not service.dripfeed:
+                raise ValidationError(f"{service.name} does not take drip-feed orders", field="dripfeed_runs",
+                                      code="DRIPFEED_NOT_ALLOWED")
+            if None in dripfeed:
+                raise ValidationError("give both dripfeed_runs and dripfeed_interval, or neither",
+                                      field="dripfeed_runs" if cmd.dripfeed_runs is None else "dripfeed_interval")
+
         async def record(uow: UnitOfWork, order: SmmOrder) -> None:
             subscription = SmmSubscription.start(user_id=cmd.user_id, service_id=service.id, link=link,
-                                                 quantity=quantity, interval=interval, now=order.created_at)
+                                                 quantity=quantity, interval=interval, now=order.created_at,
+                                                 dripfeed_runs=cmd.dripfeed_runs,
+                                                 dripfeed_interval=cmd.dripfeed_interval)
             await uow.smm_subscriptions.add(subscription)
             await _record_run(uow, subscription, 0, order)
             started.append(subscription)
 
         order = await self._place(NewOrder(user_id=cmd.user_id, service_id=service.id, link=link,
-                                           quantity=quantity), on_record=record)
+                                           quantity=quantity, runs=cmd.dripfeed_runs,
+                                           interval=cmd.dripfeed_interval), on_record=record)
         return SubscriptionStarted(started[0], order)
 
     async def get(self, user_id: int, subscription_id: int) -> SmmSubscription:
@@ -213,7 +228,9 @@ class RunSubscriptions:
 
         try:
             await self._place(NewOrder(user_id=subscription.user_id, service_id=subscription.service_id,
-                                       link=subscription.link, quantity=subscription.quantity), on_record=record)
+                                       link=subscription.link, quantity=subscription.quantity,
+                                       runs=subscription.dripfeed_runs, interval=subscription.dripfeed_interval),
+                              on_record=record)
         except ConflictError as exc:  # RunNotDueError, or the run row already there (RUN_ALREADY_PLACED)
             if isinstance(exc, RunNotDueError) or exc.code == "RUN_ALREADY_PLACED":
                 return RunOutcome.SKIPPED

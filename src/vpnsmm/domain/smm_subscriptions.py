@@ -119,6 +119,8 @@ class SmmSubscription:
 
     ``next_run`` is the index of the run to place next and ``next_run_at`` its due time
     (``run_at(anchor_at, interval, next_run)``). ``quantity`` is None for a Package service.
+    ``dripfeed_runs`` / ``dripfeed_interval`` (minutes), both set or both None: each run is itself a drip-feed
+    order of ``quantity`` per drip-feed run (so it costs ``quantity * dripfeed_runs`` units).
     """
 
     user_id: int
@@ -137,15 +139,23 @@ class SmmSubscription:
     pause_reason: str = ""
     updated_at: datetime | None = None
     canceled_at: datetime | None = None
+    dripfeed_runs: int | None = None
+    dripfeed_interval: int | None = None
     id: int = 0
 
     @classmethod
     def start(cls, *, user_id: int, service_id: int, link: str, quantity: int | None,
-              interval: RecurrenceInterval, now: datetime) -> SmmSubscription:
-        """A new subscription anchored at ``now``; run 0 is due at once."""
+              interval: RecurrenceInterval, now: datetime, dripfeed_runs: int | None = None,
+              dripfeed_interval: int | None = None) -> SmmSubscription:
+        """A new subscription anchored at ``now``; run 0 is due at once. Drip-feed settings are checked by the
+        order each run places (the service must allow drip-feed); here only that they come as a pair."""
+        if (dripfeed_runs is None) != (dripfeed_interval is None):
+            raise ValidationError("give both dripfeed_runs and dripfeed_interval, or neither",
+                                  field="dripfeed_runs" if dripfeed_runs is None else "dripfeed_interval")
         now = now.astimezone(UTC)
         return cls(user_id=user_id, service_id=service_id, link=link, quantity=quantity, interval=interval,
-                   anchor_at=now, next_run_at=now, created_at=now, updated_at=now)
+                   anchor_at=now, next_run_at=now, created_at=now, updated_at=now, dripfeed_runs=dripfeed_runs,
+                   dripfeed_interval=dripfeed_interval)
 
     def due(self, now: datetime) -> bool:
         return self.status is SubscriptionStatus.ACTIVE and self.next_run_at <= now

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from attrs import evolve
 
 from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
@@ -273,3 +274,42 @@ async def test_due_runs_are_placed_through_the_job_queue_once(world: SubsWorld) 
     assert await jobs.run_once() == 1
     after = await world.subs.get(buyer.id, sub.id)
     assert after.runs_placed == 2 and await world.balance(buyer) == usd("8.20")
+
+
+async def test_a_recurring_drip_feed_places_a_drip_feed_order_every_run(world: SubsWorld) -> None:
+    """Each run of a drip-feed subscription is itself a drip-feed order: quantity per run x runs, charged per
+    run of the subscription (0.90 per 1000; 500 x 3 drip-feed runs = 1500 units = 1.35 a run)."""
+    buyer = await world.user("drip")
+    await world.fund(buyer, "10.00")
+    cmd = evolve(await new(world, buyer.id, "hourly", quantity=500), dripfeed_runs=3, dripfeed_interval=30)
+    started = await world.subs.create(cmd)
+    first, sub = started.first_order, started.subscription
+    assert (first.runs, first.interval, first.quantity) == (3, 30, 1500)  # an order keeps its total
+    assert first.charge == usd("1.35") and first.provider_order_id is not None
+    assert (sub.dripfeed_runs, sub.dripfeed_interval) == (3, 30)
+    provider_side = world.panel.orders[int(first.provider_order_id)]
+    assert provider_side.quantity == 1500  # the provider was asked for 500 x 3 runs (a drip-feed)
+    world.clock.advance(hours=1, seconds=1)
+    assert (await world.run()).placed == 1
+    stored = await world.subs.get(buyer.id, sub.id)
+    assert (stored.dripfeed_runs, stored.dripfeed_interval) == (3, 30)  # survives the store
+    second = await world.orders.get(buyer.id, stored.last_order_id or 0)
+    assert (second.runs, second.interval, second.charge) == (3, 30, usd("1.35"))
+    assert await world.balance(buyer) == usd("7.30")
+
+
+async def test_recurring_drip_feed_needs_a_drip_feed_service_and_both_settings(world: SubsWorld) -> None:
+    buyer = await world.user("nodrip")
+    await world.fund(buyer, "10.00")
+    views = await new(world, buyer.id, provider_service_id="3", quantity=1000)  # YouTube Views: no drip-feed
+    with pytest.raises(ValidationError) as refused:
+        await world.subs.create(evolve(views, dripfeed_runs=2, dripfeed_interval=10))
+    assert refused.value.code == "DRIPFEED_NOT_ALLOWED"
+    followers = await new(world, buyer.id, quantity=1000)
+    with pytest.raises(ValidationError) as half:
+        await world.subs.create(evolve(followers, dripfeed_runs=2))
+    assert half.value.field == "dripfeed_interval"
+    with pytest.raises(ValidationError):  # out of range, as for a one-off drip-feed order
+        await world.subs.create(evolve(followers, dripfeed_runs=0, dripfeed_interval=10))
+    assert await order_count(world, buyer.id) == 0 and await world.balance(buyer) == usd("10.00")
+    assert (await world.subs.search(buyer.id))[1] == 0  # nothing half-written

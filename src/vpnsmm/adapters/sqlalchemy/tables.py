@@ -329,6 +329,8 @@ smm_subscriptions = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=True),
     sa.Column("canceled_at", UtcDateTime, nullable=True),
+    sa.Column("dripfeed_runs", sa.Integer, nullable=True),  # each run a drip-feed order (0011)
+    sa.Column("dripfeed_interval", sa.Integer, nullable=True),  # minutes between its drip-feed runs
     sa.Index("ix_smm_subscriptions_user_id_id", "user_id", "id"),
     sa.Index("ix_smm_subscriptions_status_next_run_at", "status", "next_run_at"),
 )

@@ -19,7 +19,8 @@ def _dict(s: SmmSubscription) -> dict[str, Any]:
     return {"id": s.id, "user_id": s.user_id, "service_id": s.service_id, "link": s.link, "quantity": s.quantity,
             "interval": s.interval.value, "status": s.status.value, "next_run": s.next_run,
             "next_run_at": s.next_run_at.isoformat(), "runs_placed": s.runs_placed,
-            "last_order_id": s.last_order_id, "pause_code": s.pause_code}
+            "last_order_id": s.last_order_id, "pause_code": s.pause_code, "dripfeed_runs": s.dripfeed_runs,
+            "dripfeed_interval": s.dripfeed_interval}
 
 
 def _status(raw: str | None) -> SubscriptionStatus | None:

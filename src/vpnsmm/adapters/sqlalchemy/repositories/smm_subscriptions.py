@@ -29,7 +29,8 @@ def _values(s: SmmSubscription) -> dict[str, Any]:
             "interval": s.interval.value, "status": s.status.value, "anchor_at": s.anchor_at,
             "next_run": s.next_run, "next_run_at": s.next_run_at, "runs_placed": s.runs_placed,
             "last_order_id": s.last_order_id, "pause_code": s.pause_code, "pause_reason": s.pause_reason,
-            "created_at": s.created_at, "updated_at": s.updated_at, "canceled_at": s.canceled_at}
+            "created_at": s.created_at, "updated_at": s.updated_at, "canceled_at": s.canceled_at,
+            "dripfeed_runs": s.dripfeed_runs, "dripfeed_interval": s.dripfeed_interval}
 
 
 def _subscription(r: Any) -> SmmSubscription:
@@ -38,7 +39,8 @@ def _subscription(r: Any) -> SmmSubscription:
                            anchor_at=r.anchor_at, next_run=r.next_run, next_run_at=r.next_run_at,
                            runs_placed=r.runs_placed, last_order_id=r.last_order_id, pause_code=r.pause_code,
                            pause_reason=r.pause_reason, created_at=r.created_at, updated_at=r.updated_at,
-                           canceled_at=r.canceled_at)
+                           canceled_at=r.canceled_at, dripfeed_runs=r.dripfeed_runs,
+                           dripfeed_interval=r.dripfeed_interval)
 
 
 class SqlSmmSubscriptionRepository:

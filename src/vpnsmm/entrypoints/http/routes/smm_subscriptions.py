@@ -26,10 +26,15 @@ class SubscriptionIn(In):
     link: Annotated[str, Meta(max_length=1000)]
     interval: Annotated[str, Meta(max_length=16, description="hourly, daily, weekly or monthly")]
     quantity: Annotated[int, Meta(ge=1, le=10**12)] | None = None
+    dripfeed_runs: Annotated[int, Meta(ge=1, le=10**6, description="each run a drip-feed of this many runs")] \
+        | None = None
+    dripfeed_interval: Annotated[int, Meta(ge=1, le=10**6, description="minutes between drip-feed runs")] \
+        | None = None
 
     def command(self, user_id: int) -> NewSubscription:
         return NewSubscription(user_id=user_id, service_id=self.service_id, link=self.link, quantity=self.quantity,
-                               interval=self.interval)
+                               interval=self.interval, dripfeed_runs=self.dripfeed_runs,
+                               dripfeed_interval=self.dripfeed_interval)
 
 
 class SubscriptionOut(Struct):
@@ -48,13 +53,16 @@ class SubscriptionOut(Struct):
     created_at: datetime
     updated_at: datetime | None
     canceled_at: datetime | None
+    dripfeed_runs: int | None
+    dripfeed_interval: int | None
 
     @classmethod
     def of(cls, s: SmmSubscription) -> SubscriptionOut:
         return cls(id=s.id, service_id=s.service_id, link=s.link, quantity=s.quantity, interval=s.interval.value,
                    status=s.status.value, next_run=s.next_run, next_run_at=s.next_run_at, runs_placed=s.runs_placed,
                    last_order_id=s.last_order_id, pause_code=s.pause_code, pause_reason=s.pause_reason,
-                   created_at=s.created_at, updated_at=s.updated_at, canceled_at=s.canceled_at)
+                   created_at=s.created_at, updated_at=s.updated_at, canceled_at=s.canceled_at,
+                   dripfeed_runs=s.dripfeed_runs, dripfeed_interval=s.dripfeed_interval)
 
 
 class SubscriptionCreatedOut(Struct):
