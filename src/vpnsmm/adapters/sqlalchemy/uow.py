@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -44,25 +45,6 @@ class SqlUnitOfWork:
     any statement but a SELECT.
     """
 
-    users: SqlUserRepository
-    sessions: SqlSessionRepository
-    api_keys: SqlApiKeyRepository
-    ledger: SqlLedger
-    jobs: SqlJobOutbox
-    invoices: SqlInvoiceRepository
-    payments: SqlPaymentRepository
-    audit: SqlAuditLog
-    smm_catalogue: SqlSmmCatalogueRepository
-    smm_orders: SqlSmmOrderRepository
-    smm_subscriptions: SqlSmmSubscriptionRepository
-    vpn_plans: SqlPlanRepository
-    vpn_servers: SqlServerRepository
-    vpn_accounts: SqlVpnAccountRepository
-    webhooks: SqlWebhookRepository
-    candypanel: SqlCandyPanelRepository
-    vpn_prices: SqlPriceListRepository
-    youtube_accounts: SqlYoutubeAccountRepository
-
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False,
                  now: Callable[[], datetime] | None = None, secret_box: SecretBox | None = None) -> None:
         self._engine, self._read_only, self._now = engine, read_only, now
@@ -75,6 +57,80 @@ class SqlUnitOfWork:
         if self._conn is None:
             raise RuntimeError("unit of work used outside 'async with'")
         return self._conn
+
+    # Repositories are built on first use: a unit of work touches two or three of its eighteen, and the busiest
+    # requests open several units of work each.
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self.connection, self._prefetched_users)
+
+    @cached_property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self.connection)
+
+    @cached_property
+    def api_keys(self) -> SqlApiKeyRepository:
+        return SqlApiKeyRepository(self.connection, self._prefetched_users, driver=self._driver)
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        return SqlLedger(self.connection, now=self._now, driver=self._driver)
+
+    @cached_property
+    def jobs(self) -> SqlJobOutbox:
+        return SqlJobOutbox(self.connection, driver=self._driver)
+
+    @cached_property
+    def invoices(self) -> SqlInvoiceRepository:
+        return SqlInvoiceRepository(self.connection)
+
+    @cached_property
+    def payments(self) -> SqlPaymentRepository:
+        return SqlPaymentRepository(self.connection)
+
+    @cached_property
+    def audit(self) -> SqlAuditLog:
+        return SqlAuditLog(self.connection)
+
+    @cached_property
+    def smm_catalogue(self) -> SqlSmmCatalogueRepository:
+        return SqlSmmCatalogueRepository(self.connection, driver=self._driver)
+
+    @cached_property
+    def smm_orders(self) -> SqlSmmOrderRepository:
+        return SqlSmmOrderRepository(self.connection, driver=self._driver)
+
+    @cached_property
+    def smm_subscriptions(self) -> SqlSmmSubscriptionRepository:
+        return SqlSmmSubscriptionRepository(self.connection)
+
+    @cached_property
+    def vpn_plans(self) -> SqlPlanRepository:
+        return SqlPlanRepository(self.connection)
+
+    @cached_property
+    def vpn_servers(self) -> SqlServerRepository:
+        return SqlServerRepository(self.connection)
+
+    @cached_property
+    def vpn_accounts(self) -> SqlVpnAccountRepository:
+        return SqlVpnAccountRepository(self.connection, self._box)
+
+    @cached_property
+    def vpn_prices(self) -> SqlPriceListRepository:
+        return SqlPriceListRepository(self.connection)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookRepository:
+        return SqlWebhookRepository(self.connection)
+
+    @cached_property
+    def candypanel(self) -> SqlCandyPanelRepository:
+        return SqlCandyPanelRepository(self.connection)
+
+    @cached_property
+    def youtube_accounts(self) -> SqlYoutubeAccountRepository:
+        return SqlYoutubeAccountRepository(self.connection)
 
     async def __aenter__(self) -> Self:
         driver: Any = None
@@ -103,25 +159,9 @@ class SqlUnitOfWork:
                 await _discard(conn, driver)
                 raise
         self._conn, self._driver = conn, driver
-        prefetched_users: dict[Any, Any] = {}  # the key's owner, read with the key (API-key authentication)
-        self.users = SqlUserRepository(conn, prefetched_users)
-        self.sessions = SqlSessionRepository(conn)
-        self.api_keys = SqlApiKeyRepository(conn, prefetched_users, driver=driver)
-        self.ledger = SqlLedger(conn, now=self._now, driver=driver)
-        self.jobs = SqlJobOutbox(conn, driver=driver)
-        self.invoices = SqlInvoiceRepository(conn)
-        self.payments = SqlPaymentRepository(conn)
-        self.audit = SqlAuditLog(conn)
-        self.smm_catalogue = SqlSmmCatalogueRepository(conn, driver=driver)
-        self.smm_orders = SqlSmmOrderRepository(conn, driver=driver)
-        self.smm_subscriptions = SqlSmmSubscriptionRepository(conn)
-        self.vpn_plans = SqlPlanRepository(conn)
-        self.vpn_servers = SqlServerRepository(conn)
-        self.vpn_accounts = SqlVpnAccountRepository(conn, self._box)
-        self.vpn_prices = SqlPriceListRepository(conn)
-        self.webhooks = SqlWebhookRepository(conn)
-        self.candypanel = SqlCandyPanelRepository(conn)
-        self.youtube_accounts = SqlYoutubeAccountRepository(conn)
+        self._prefetched_users: dict[Any, Any] = {}  # the key's owner, read with the key (API-key authentication)
+        for name in _REPOSITORIES:  # a unit of work is entered once; drop repositories of an earlier entry
+            self.__dict__.pop(name, None)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -150,6 +190,9 @@ class SqlUnitOfWork:
                 await self.connection.commit()
 
 
+_REPOSITORIES = ("users", "sessions", "api_keys", "ledger", "jobs", "invoices", "payments", "audit", "smm_catalogue",
+                 "smm_orders", "smm_subscriptions", "vpn_plans", "vpn_servers", "vpn_accounts", "vpn_prices",
+                 "webhooks", "candypanel", "youtube_accounts")
 _READ_ONLY_OPTION = "vpnsmm_read_only_autocommit"
 _DRIVING: weakref.WeakKeyDictionary[Any, tuple[AsyncEngine, AsyncEngine]] = weakref.WeakKeyDictionary()
 
