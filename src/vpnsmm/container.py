@@ -297,7 +297,7 @@ class Container(containers.DeclarativeContainer):
     sync_smm_orders = providers.Singleton(SyncOrders, uow, clock, smm_providers)
     smm_catalogue = providers.Singleton(SmmCatalogue, uow)
     smm_orders = providers.Singleton(SmmOrders, uow, clock, smm_providers)
-    smm_admin_orders = providers.Singleton(AdminOrders, uow, clock, smm_submit)
+    smm_admin_orders = providers.Singleton(AdminOrders, uow, clock, smm_submit, smm_orders)
     smm_manage_providers = providers.Singleton(ManageProviders, uow, clock, smm_providers, smm_cipher,
                                                providers.Factory(_shop_currency, settings))
     smm_manage_services = providers.Singleton(ManageServices, uow, clock)

@@ -758,7 +758,7 @@ class SmmOrders:
                 if service is None or not service.cancel or order.status.is_terminal:
                     results[order_id] = CancelResult(order_id, False, "CANCEL_NOT_ALLOWED",
                                                      "Order cannot be canceled")
-                elif order.submit_state is SubmitState.QUEUED:
+                elif order.submit_state in (SubmitState.QUEUED, SubmitState.HELD):
                     order.submit_state = SubmitState.LOCAL
                     await apply_settlement(uow, order, order.void(now, reason="canceled by the customer"))
                     await uow.smm_orders.update(order)
@@ -796,11 +796,31 @@ class SmmOrders:
 
 
 # ------------------------------------------------------------------------------------------ admin: orders
-class AdminOrders:
-    """Operator actions on any order, each written to the audit log (target ``smm_order:<id>``)."""
+@frozen
+class AdminActionResult:
+    """One order of a bulk admin action: the order as it is now, or why the action was refused."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, submitter: SubmitOrders) -> None:
-        self._uow, self._clock, self._submitter = uow, clock, submitter
+    order_id: int
+    order: SmmOrder | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+#: Admin order actions (``AdminOrders.bulk`` names); the seed smm-spring document's ``start`` = ``resume``.
+ADMIN_ACTIONS = ("stop", "resume", "refill", "cancel", "set_start_count", "complete")
+
+
+class AdminOrders:
+    """Operator actions on any order, each written to the audit log (target ``smm_order:<id>``).
+
+    ``stop`` holds an order that has not reached its provider yet (status Paused, submit state ``held``: no
+    forwarder or sweep sends it); Perfect Panel API v2 has no pause, so an order already at the provider
+    cannot be stopped (ORDER_AT_PROVIDER: cancel it instead). ``resume`` sends a held, queued or unknown order.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, submitter: SubmitOrders,
+                 orders: SmmOrders | None = None) -> None:
+        self._uow, self._clock, self._submitter, self._orders = uow, clock, submitter, orders
 
     async def get(self, order_id: int) -> SmmOrder:
         async with self._uow(read_only=True) as uow:
@@ -821,7 +841,8 @@ class AdminOrders:
                 await record_order_event(uow, order, OrderStatus(before), now)
             elif action == "cancel":
                 settlement = order.void(now, reason=str(details.get("reason") or "canceled by an operator"))
-                if order.submit_state in (SubmitState.QUEUED, SubmitState.SENDING, SubmitState.UNKNOWN):
+                if order.submit_state in (SubmitState.QUEUED, SubmitState.SENDING, SubmitState.UNKNOWN,
+                                          SubmitState.HELD):
                     order.submit_state = SubmitState.LOCAL
                 await apply_settlement(uow, order, settlement)
                 details["refund"] = settlement.refund.format()
@@ -830,10 +851,23 @@ class AdminOrders:
                 if type(count) is not int or count < 0:
                     raise ValidationError("start_count must be a non-negative integer", field="start_count")
                 order.start_count, order.updated_at = count, now
+            elif action == "stop":
+                if order.status.is_terminal or order.submit_state in (SubmitState.LOCAL, SubmitState.FAILED):
+                    raise InvalidTransitionError("the order is over", code="ORDER_NOT_STOPPABLE")
+                if order.submit_state is SubmitState.HELD:
+                    raise InvalidTransitionError("the order is already stopped", code="ORDER_NOT_STOPPABLE")
+                if order.submit_state in (SubmitState.SENT, SubmitState.SENDING):
+                    raise InvalidTransitionError(
+                        "the order is already with its provider, and Perfect Panel providers cannot pause an "
+                        "order: cancel it instead", code="ORDER_AT_PROVIDER")
+                order.submit_state, order.status, order.updated_at = SubmitState.HELD, OrderStatus.PAUSED, now
+                await record_order_event(uow, order, OrderStatus(before), now)
             elif action == "resume":
-                if order.submit_state not in (SubmitState.UNKNOWN, SubmitState.QUEUED, SubmitState.SENDING) \
-                        or order.status.is_terminal:
+                if order.submit_state not in (SubmitState.UNKNOWN, SubmitState.QUEUED, SubmitState.SENDING,
+                                              SubmitState.HELD) or order.status.is_terminal:
                     raise InvalidTransitionError("only an unsent order can be resumed", code="ORDER_NOT_RESUMABLE")
+                if order.submit_state is SubmitState.HELD:
+                    order.status = OrderStatus.PENDING
                 order.submit_state, order.error, order.updated_at = SubmitState.SENDING, "", now
             await uow.smm_orders.update(order)
             await audit(uow, actor_id=admin_id, action=f"smm_order.{action}", target=f"smm_order:{order.id}",
@@ -853,8 +887,60 @@ class AdminOrders:
         return await self._act(admin_id, order_id, "set_start_count", start_count=start_count)
 
     async def resume(self, admin_id: int | None, order_id: int) -> SmmOrder:
-        """Send again an order whose submit outcome was unknown (the operator checked the provider)."""
+        """Send an order that was stopped, or whose submit outcome was unknown (the operator checked the
+        provider). Raises ORDER_NOT_RESUMABLE for an order at the provider or over."""
         return await self._act(admin_id, order_id, "resume")
+
+    async def stop(self, admin_id: int | None, order_id: int, reason: str = "") -> SmmOrder:
+        """Hold an order that has not reached its provider (see the class docstring). Raises ORDER_AT_PROVIDER,
+        ORDER_NOT_STOPPABLE (over, or already stopped), ORDER_NOT_FOUND."""
+        return await self._act(admin_id, order_id, "stop", reason=reason[:200])
+
+    async def refill(self, admin_id: int | None, order_id: int) -> Refill:
+        """Ask the provider to refill any customer's order (same rules as the customer's refill), audited."""
+        if self._orders is None:  # pragma: no cover - wiring error
+            raise RuntimeError("AdminOrders was built without SmmOrders")
+        order = await self.get(order_id)
+        refill = await self._orders.refill(order.user_id, order_id)
+        async with self._uow() as uow:
+            await audit(uow, actor_id=admin_id, action="smm_order.refill", target=f"smm_order:{order_id}",
+                        now=self._clock.now(), refill_id=refill.id, provider_refill_id=refill.provider_refill_id)
+            await uow.commit()
+        return refill
+
+    async def bulk(self, admin_id: int | None, action: str, order_ids: Sequence[int], *, reason: str = "",
+                   start_count: int | None = None) -> list[AdminActionResult]:
+        """``action`` (one of ADMIN_ACTIONS; ``start`` = ``resume``) on each of up to MAX_BULK orders, each on
+        its own (one refused does not stop the others) and audited like the single action. A refill's result
+        carries the order. Raises ValidationError for an unknown action, no ids or too many."""
+        name = action.strip().lower()
+        name = "resume" if name == "start" else ("set_start_count" if name == "update_start_count" else name)
+        if name not in ADMIN_ACTIONS:
+            raise ValidationError(f"action must be one of {', '.join(ADMIN_ACTIONS)}", field="action")
+        ids = list(dict.fromkeys(order_ids))
+        if not ids or len(ids) > MAX_BULK:
+            raise ValidationError(f"send 1-{MAX_BULK} order ids", field="order_ids")
+        if name == "set_start_count" and start_count is None:
+            raise ValidationError("start_count is required for set_start_count", field="start_count")
+        out = []
+        for order_id in ids:
+            try:
+                if name == "refill":
+                    await self.refill(admin_id, order_id)
+                    order = await self.get(order_id)
+                elif name == "set_start_count":
+                    assert start_count is not None
+                    order = await self.set_start_count(admin_id, order_id, start_count)
+                elif name == "cancel":
+                    order = await self.cancel_and_refund(admin_id, order_id, reason)
+                elif name == "stop":
+                    order = await self.stop(admin_id, order_id, reason)
+                else:  # complete, resume
+                    order = await self._act(admin_id, order_id, name)
+                out.append(AdminActionResult(order_id, order=order))
+            except VpnsmmError as exc:
+                out.append(AdminActionResult(order_id, code=exc.code, message=exc.message))
+        return out
 
 
 # ------------------------------------------------------------------------------------------ admin: providers

@@ -186,6 +186,7 @@ class SubmitState(StrEnum):
     FAILED = "failed"  # rejected for good; the charge was refunded
     UNKNOWN = "unknown"  # sent but no readable answer: may exist upstream; an admin decides
     LOCAL = "local"  # settled without the provider (canceled before sending)
+    HELD = "held"  # stopped by an operator before it reached the provider (status Paused); resume sends it
 
 
 @frozen

@@ -40,7 +40,7 @@ class SmmWorld:
         self.sync = SyncOrders(uow, clock, self.registry)
         self.catalogue = SmmCatalogue(uow)
         self.orders = SmmOrders(uow, clock, self.registry)
-        self.admin = AdminOrders(uow, clock, self.submit)
+        self.admin = AdminOrders(uow, clock, self.submit, self.orders)
         self.providers = ManageProviders(uow, clock, self.registry, self.cipher, shop)
         self.services = ManageServices(uow, clock)
         self.stats = OrderStatistics(uow, clock)

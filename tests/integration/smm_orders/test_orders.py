@@ -367,3 +367,68 @@ async def test_record_sent_marks_only_an_order_still_sending(world: SmmWorld) ->
     async with world.uow(read_only=True) as uow:
         stored = await uow.smm_orders.get(order.id)
     assert stored is not None and stored.provider_order_id == "p-77"
+
+
+async def test_admin_stop_holds_an_unsent_order_until_resumed(world: SmmWorld) -> None:
+    buyer, admin = await world.user("held"), await world.user("stopper")
+    await world.fund(buyer, "5.00")
+    world.panel.balance = 0  # the provider is short of money: the order waits queued
+    order = await world.place(await world.order(buyer, quantity=100))
+    assert order.submit_state is SubmitState.QUEUED
+    stopped = await world.admin.stop(admin.id, order.id, "fraud check")
+    assert stopped.status is OrderStatus.PAUSED and stopped.submit_state is SubmitState.HELD
+    world.panel.balance = 10**10
+    assert await world.submit() == 0  # the sweep does not send a held order ...
+    assert await world.submit.forward([order.id]) == 0  # ... nor does a forwarder that had its id
+    with pytest.raises(InvalidTransitionError) as again:
+        await world.admin.stop(admin.id, order.id)
+    assert again.value.code == "ORDER_NOT_STOPPABLE"
+    resumed = await world.admin.resume(admin.id, order.id)
+    assert resumed.submit_state is SubmitState.SENT and resumed.status is OrderStatus.PENDING
+    with pytest.raises(InvalidTransitionError) as at_provider:  # Perfect Panel providers cannot pause
+        await world.admin.stop(admin.id, order.id)
+    assert at_provider.value.code == "ORDER_AT_PROVIDER"
+    async with world.uow(read_only=True) as uow:
+        log = [(e.action, e.details.get("reason")) for e in await uow.audit.for_target(f"smm_order:{order.id}")]
+    assert ("smm_order.stop", "fraud check") in log and ("smm_order.resume", None) in log
+
+
+async def test_a_customer_may_cancel_a_held_order_and_gets_everything_back(world: SmmWorld) -> None:
+    buyer, admin = await world.user("heldcancel"), await world.user("stopper2")
+    await world.fund(buyer, "5.00")
+    world.panel.balance = 0
+    order = await world.place(await world.order(buyer, quantity=100))
+    await world.admin.stop(admin.id, order.id)
+    [result] = await world.orders.cancel(buyer.id, [order.id])
+    assert result.accepted
+    assert await world.balance(buyer) == usd("5.00")
+    await world.books_balance()
+
+
+async def test_bulk_admin_actions_report_per_order_and_audit_each(world: SmmWorld) -> None:
+    buyer, admin = await world.user("bulk"), await world.user("bulkboss")
+    await world.fund(buyer, "5.00")
+    one = await world.place(await world.order(buyer, link="https://instagram.com/p/b1", quantity=100))
+    two = await world.place(await world.order(buyer, link="https://instagram.com/p/b2", quantity=100))
+    results = await world.admin.bulk(admin.id, "update_start_count", [one.id, two.id, 987654, one.id],
+                                     start_count=77)
+    assert [(r.order_id, r.order is not None) for r in results] == [(one.id, True), (two.id, True), (987654, False)]
+    assert results[0].order is not None and results[0].order.start_count == 77
+    assert results[2].code == "ORDER_NOT_FOUND"
+    stopped = await world.admin.bulk(admin.id, "STOP", [one.id])  # already at the provider
+    assert stopped[0].code == "ORDER_AT_PROVIDER"
+    world.panel.advance(one.provider_order_id or "", OrderStatus.COMPLETED, remains=0)
+    await world.sync()
+    refilled = await world.admin.bulk(admin.id, "refill", [one.id, two.id])
+    assert refilled[0].order is not None and refilled[1].code == "REFILL_NOT_ALLOWED"  # two is not delivered
+    canceled = await world.admin.bulk(admin.id, "cancel", [two.id], reason="bulk")
+    assert canceled[0].order is not None and canceled[0].order.status is OrderStatus.CANCELED
+    with pytest.raises(ValidationError):
+        await world.admin.bulk(admin.id, "explode", [one.id])
+    with pytest.raises(ValidationError):
+        await world.admin.bulk(admin.id, "set_start_count", [one.id])  # the count is required
+    async with world.uow(read_only=True) as uow:
+        first = [e.action for e in await uow.audit.for_target(f"smm_order:{one.id}")]
+        second = [e.action for e in await uow.audit.for_target(f"smm_order:{two.id}")]
+    assert first.count("smm_order.set_start_count") == 1 and "smm_order.refill" in first
+    assert sorted(second) == ["smm_order.cancel", "smm_order.set_start_count"]

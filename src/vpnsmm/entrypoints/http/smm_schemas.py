@@ -253,6 +253,14 @@ class ReasonIn(In):
     reason: Annotated[str, Meta(max_length=500)] = ""
 
 
+class BulkActionIn(In):
+    action: Annotated[str, Meta(max_length=32, description="stop, resume (or start), refill, cancel, "
+                                                           "set_start_count (or update_start_count), complete")]
+    order_ids: Annotated[list[Annotated[int, Meta(ge=1, le=2**62)]], Meta(min_length=1, max_length=100)]
+    reason: Annotated[str, Meta(max_length=500)] = ""
+    start_count: Annotated[int, Meta(ge=0, le=10**15)] | None = None
+
+
 class StatsOut(Struct):
     orders: int
     by_status: dict[str, int]

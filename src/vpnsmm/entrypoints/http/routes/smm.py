@@ -29,6 +29,7 @@ from vpnsmm.entrypoints.http.smm_schemas import (
     AdminOrderOut,
     AdminOrderPage,
     AdminServiceOut,
+    BulkActionIn,
     BulkIn,
     BulkItemOut,
     CancelOut,
@@ -240,6 +241,30 @@ class AdminSmmController(Controller):
     async def resume(self, order_id: int, admin: Principal, smm_admin_orders: AdminOrders) -> AdminOrderOut:
         """Send again an order whose submission outcome was unknown (check the provider first)."""
         return AdminOrderOut.of_admin(await smm_admin_orders.resume(admin.user_id, order_id))
+
+    @post("/orders/{order_id:int}/stop", operation_id="AdminSmmStopOrder", status_code=HTTP_200_OK)
+    async def stop(self, order_id: int, admin: Principal, smm_admin_orders: AdminOrders,
+                   data: ReasonIn | None = None) -> AdminOrderOut:
+        """Hold an order that has not reached its provider (Paused; nothing sends it until resumed). An order
+        already at the provider answers 409 ORDER_AT_PROVIDER: Perfect Panel providers cannot pause."""
+        return AdminOrderOut.of_admin(await smm_admin_orders.stop(admin.user_id, order_id,
+                                                                  data.reason if data else ""))
+
+    @post("/orders/{order_id:int}/refill", operation_id="AdminSmmRefillOrder", status_code=HTTP_201_CREATED)
+    async def refill(self, order_id: int, admin: Principal, smm_admin_orders: AdminOrders) -> RefillOut:
+        """Ask the provider to refill any customer's order (the customer's rules apply), audited."""
+        return RefillOut.of(await smm_admin_orders.refill(admin.user_id, order_id))
+
+    @post("/orders/bulk-actions", operation_id="AdminSmmBulkOrderActions", status_code=HTTP_200_OK)
+    async def bulk_actions(self, data: BulkActionIn, admin: Principal,
+                           smm_admin_orders: AdminOrders) -> dict[str, object]:
+        """One action on up to 100 orders, each on its own and audited; per-order results."""
+        results = await smm_admin_orders.bulk(admin.user_id, data.action, data.order_ids, reason=data.reason,
+                                              start_count=data.start_count)
+        return {"processed": len(results), "succeeded": sum(1 for r in results if r.order is not None),
+                "results": [{"order_id": r.order_id, "ok": r.order is not None,
+                             **({"order": AdminOrderOut.of_admin(r.order)} if r.order is not None
+                                else {"code": r.code, "message": r.message})} for r in results]}
 
     @post("/orders/sync", operation_id="AdminSmmSyncOrders", status_code=HTTP_200_OK)
     async def sync_orders(self, admin: Principal, sync_smm_orders: SyncOrders) -> dict[str, int]:

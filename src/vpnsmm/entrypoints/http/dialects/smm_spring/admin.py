@@ -26,7 +26,7 @@ from vpnsmm.application.operations import (
 )
 from vpnsmm.application.smm import AdminOrders, OrderStatistics, SmmCatalogue, SmmOrders
 from vpnsmm.config import Settings
-from vpnsmm.domain.errors import InvalidTransitionError, NotFoundError, ValidationError, VpnsmmError
+from vpnsmm.domain.errors import NotFoundError, ValidationError, VpnsmmError
 from vpnsmm.domain.identity import Role
 from vpnsmm.domain.money import Money
 from vpnsmm.domain.smm import OrderStatus
@@ -64,10 +64,8 @@ async def _apply(action: str, order_id: int, admin: Principal, body: ActionIn | 
         order = await smm_admin_orders.get(order_id)
         await smm_orders.refill(order.user_id, order_id)
         return order
-    if name == "stop":
-        await smm_admin_orders.get(order_id)  # 404 first
-        raise InvalidTransitionError("orders cannot be paused: upstream panels (Perfect Panel API v2) have no pause",
-                                     code="ACTION_NOT_SUPPORTED")
+    if name == "stop":  # holds an order not yet at its provider; 409 ORDER_AT_PROVIDER once it is there
+        return await smm_admin_orders.stop(admin.user_id, order_id, body.reason if body and body.reason else "")
     raise ValidationError("action must be one of stop, resume, start, refill, cancel, update_start_count, complete",
                           field="action")
 
@@ -204,8 +202,8 @@ async def admin_orders(operator: Principal, smm_orders: SmmOrders, find_user: Fi
 @post("/api/v2/admin/orders/{order_id:int}/actions", status_code=200)
 async def order_action(order_id: PathId, data: ActionIn, operator: Principal, smm_admin_orders: AdminOrders,
                        smm_orders: SmmOrders) -> dict[str, Any]:
-    """stop (not supported upstream: 409), resume/start, refill, cancel (refunds what is held), update_start_count
-    (newStartCount), complete. Unknown order: 404."""
+    """stop (holds an order not yet at its provider; 409 ORDER_AT_PROVIDER once there), resume/start, refill,
+    cancel (refunds what is held), update_start_count (newStartCount), complete. Unknown order: 404."""
     await _apply(data.action, order_id, operator, data, smm_admin_orders, smm_orders)
     return {"data": {"message": "Action completed successfully"}, "success": True, "timestamp": wire.now_iso()}
 
