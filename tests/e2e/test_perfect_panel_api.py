@@ -114,7 +114,7 @@ async def ensure_provider(http: httpx.AsyncClient, admin: dict[str, str]) -> Non
     assert "sim-key" not in added.text
     synced = await http.post(f"/v1/admin/smm/providers/{added.json()['id']}/sync", headers=admin,
                              json={"markup": "0"})
-    assert synced.status_code == 200 and synced.json()["created"] == 10, synced.text
+    assert synced.status_code == 200 and synced.json()["created"] == 11, synced.text
 
 
 async def customer(http: httpx.AsyncClient, admin: dict[str, str], name: str, funds: str) -> tuple[dict[str, str],
