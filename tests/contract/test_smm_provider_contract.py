@@ -438,3 +438,25 @@ async def test_outage_is_unavailable_and_add_outcome_unknown(provider: SmmProvid
     with pytest.raises(UpstreamUnavailableError) as caught:
         await CALLS[call](provider)
     assert type(caught.value) is expected
+
+
+async def test_subscription_children_read_the_same_over_the_wire_and_in_process(
+        provider: SmmProvider, panel: SimulatedPanel) -> None:
+    parent = await provider.add(AddOrder(service="11", username="someone", min=50, max=60, delay=0, posts=1,
+                                         old_posts=1))
+    first = panel.new_post(parent)
+    running = (await provider.status([parent]))[parent]
+    assert isinstance(running, ProviderOrderStatus)
+    assert (running.status, running.raw_status, running.child_ids, running.posts) == (
+        OrderStatus.IN_PROGRESS, "Active", (str(first.id),), 1)
+    assert 50 <= first.quantity <= 60 and first.subscription is None
+
+    second = panel.new_post(parent)  # the last post ends the subscription
+    done = (await provider.status([parent, str(second.id)]))
+    ended, child = done[parent], done[str(second.id)]
+    assert isinstance(ended, ProviderOrderStatus) and isinstance(child, ProviderOrderStatus)
+    assert (ended.status, ended.child_ids, ended.posts) == (
+        OrderStatus.COMPLETED, (str(first.id), str(second.id)), 2)
+    assert (child.status, child.remains) == (OrderStatus.PENDING, second.quantity)  # an ordinary order
+    with pytest.raises(ValueError):
+        panel.new_post(parent)
