@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from attrs import evolve
 
 from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
@@ -369,3 +370,25 @@ async def test_api_v2_says_why_an_unlimited_subscription_is_refused(world: SmmWo
                                                  "max": "100", "delay": "0"})
     assert "posts" in error_text(err.value) and error_text(err.value) != "Incorrect request"
     assert await world.balance(buyer) == usd("1.00")
+
+
+async def test_customer_cancel_goes_upstream_and_refunds_missing_posts(world: SmmWorld) -> None:
+    entry = world.panel.catalogue[11]
+    world.panel.catalogue[11] = evolve(entry, cancel=True)  # a provider that lets subscriptions be canceled
+    assert world.provider is not None
+    await world.providers.sync_services(world.provider.id)
+    buyer, order = await placed(world)
+    assert order.provider_order_id is not None
+    world.panel.new_post(order.provider_order_id)
+    await world.sync()
+
+    (result,) = await world.orders.cancel(buyer.id, [order.id])
+    assert result.accepted
+    assert (await world.orders.get(buyer.id, order.id)).cancel_requested
+    world.panel.tick()  # the provider cancels it
+    await world.sync(order_ids=[order.id])
+
+    parent = await world.orders.get(buyer.id, order.id)
+    assert (parent.status, parent.refunded, parent.cancel_requested) == (OrderStatus.CANCELED, usd("0.36"), False)
+    assert await world.balance(buyer) == usd("9.94")  # the one post that came stays paid
+    await world.books_balance()
