@@ -9,7 +9,10 @@ Money rules (every balance change is a ledger transfer with an id derived from t
   refunded (``smm:<order_id>:refund``: refunds -> wallet);
 * a terminal provider status settles once per status reached (``smm:<id>:refund:partial`` /
   ``...:canceled`` / ``...:refunded``); the order row is locked while a report is applied and an
-  already-applied status settles nothing, so polling twice never refunds twice.
+  already-applied status settles nothing, so polling twice never refunds twice;
+* a prepaid Subscriptions order is charged per post at placement; each child order the provider reports is
+  adopted once with its share and no charge of its own, and settles like any order; the parent's terminal
+  status refunds only the posts that never came (docs/smm.md "Subscriptions").
 """
 
 from __future__ import annotations
