@@ -149,6 +149,10 @@ async def test_add_each_type_charges_the_balance_and_starts_pending(
     state = (await provider.status([order_id]))[order_id]
     assert isinstance(state, ProviderOrderStatus)
     assert state.status is OrderStatus.PENDING
+    if order.service == "11":  # a subscription answers the smm.md §1.4 shape: no charge/remains, no posts yet
+        assert (state.charge_exact, state.remains, state.child_ids, state.posts, state.expiry) == (
+            None, None, (), 0, date(2030, 12, 31))
+        return
     assert state.charge_exact == ExactAmount.of(charge_units, 5, "USD")
     assert state.remains == quantity
 
@@ -434,3 +438,25 @@ async def test_outage_is_unavailable_and_add_outcome_unknown(provider: SmmProvid
     with pytest.raises(UpstreamUnavailableError) as caught:
         await CALLS[call](provider)
     assert type(caught.value) is expected
+
+
+async def test_subscription_children_read_the_same_over_the_wire_and_in_process(
+        provider: SmmProvider, panel: SimulatedPanel) -> None:
+    parent = await provider.add(AddOrder(service="11", username="someone", min=50, max=60, delay=0, posts=1,
+                                         old_posts=1))
+    first = panel.new_post(parent)
+    running = (await provider.status([parent]))[parent]
+    assert isinstance(running, ProviderOrderStatus)
+    assert (running.status, running.raw_status, running.child_ids, running.posts) == (
+        OrderStatus.IN_PROGRESS, "Active", (str(first.id),), 1)
+    assert 50 <= first.quantity <= 60 and first.subscription is None
+
+    second = panel.new_post(parent)  # the last post ends the subscription
+    done = (await provider.status([parent, str(second.id)]))
+    ended, child = done[parent], done[str(second.id)]
+    assert isinstance(ended, ProviderOrderStatus) and isinstance(child, ProviderOrderStatus)
+    assert (ended.status, ended.child_ids, ended.posts) == (
+        OrderStatus.COMPLETED, (str(first.id), str(second.id)), 2)
+    assert (child.status, child.remains) == (OrderStatus.PENDING, second.quantity)  # an ordinary order
+    with pytest.raises(ValueError):
+        panel.new_post(parent)

@@ -114,7 +114,7 @@ async def ensure_provider(http: httpx.AsyncClient, admin: dict[str, str]) -> Non
     assert "sim-key" not in added.text
     synced = await http.post(f"/v1/admin/smm/providers/{added.json()['id']}/sync", headers=admin,
                              json={"markup": "0"})
-    assert synced.status_code == 200 and synced.json()["created"] == 10, synced.text
+    assert synced.status_code == 200 and synced.json()["created"] == 11, synced.text
 
 
 async def customer(http: httpx.AsyncClient, admin: dict[str, str], name: str, funds: str) -> tuple[dict[str, str],
@@ -220,3 +220,36 @@ async def test_perfect_panel_v2_end_to_end(http: httpx.AsyncClient, stack: Stack
                         {"order": bobs["order"], "cancel": {"error": "Incorrect order ID"}},
                         {"order": package["order"], "cancel": {"error": "Order cannot be canceled"}}]
     assert await bob.status(bobs["order"]) != {"error": "Incorrect order ID"}
+
+
+async def test_subscriptions_are_prepaid_per_post_over_api_v2(http: httpx.AsyncClient, stack: Stack) -> None:
+    admin = await bearer(http, "boss", ADMIN_PASSWORD)
+    await ensure_provider(http, admin)
+    _, key, _ = await customer(http, admin, "carol", "1.00")
+    carol = PerfectPanelClient(http, f"{stack.url}/api/v2", key)
+    subs = next(s for s in await carol.services() if s["type"] == "Subscriptions")
+    assert (subs["rate"], subs["min"], subs["max"]) == ("0.60", "50", "5000")
+
+    # unlimited (no posts) cannot be prepaid: refused with a message saying so, nothing charged
+    refused = await carol.add(service=subs["service"], username="shop", min=50, max=100, delay=30)
+    assert set(refused) == {"error"} and "posts" in refused["error"]
+    assert await carol.add(service=subs["service"], username="shop", min=50, max=100, delay=7, posts=2) == {
+        "error": "Incorrect request"}
+    assert await carol.add(service=subs["service"], username="shop", min=50, max=6000, delay=0, posts=2) == {
+        "error": "Quantity more than maximum 5000"}
+    assert await carol.balance() == {"balance": "1.00", "currency": "USD"}
+
+    added = await carol.add(service=subs["service"], username="shop", min=50, max=100, delay=30, posts=5,
+                            old_posts=2, expiry="31/12/2099")
+    assert set(added) == {"order"} and isinstance(added["order"], int)
+    assert await carol.balance() == {"balance": "0.58", "currency": "USD"}  # 7 posts x price_for(0.60, 100)
+    status = await carol.status(added["order"])
+    assert status == {"status": "Active", "expiry": "31/12/2099", "posts": "0", "orders": []}  # smm.md §1.4
+    many = await carol.statuses([added["order"]])
+    assert many == {str(added["order"]): status}
+
+    native = await http.get(f"/v1/smm/orders/{added['order']}", headers=await bearer(http, "carol",
+                                                                                     "customer password"))
+    assert native.status_code == 200, native.text
+    assert native.json()["parent_order_id"] is None and native.json()["child_order_ids"] == []
+    assert native.json()["fields"]["posts"] == 5

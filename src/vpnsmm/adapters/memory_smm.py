@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -159,6 +159,11 @@ class InMemorySmmOrderRepository:
         return smm_state(self._store.extensions)
 
     async def add(self, order: SmmOrder) -> SmmOrder:
+        if order.parent_order_id is not None and any(
+                o.parent_order_id == order.parent_order_id and o.provider_order_id == order.provider_order_id
+                for o in self._s.orders.values()):
+            raise ConflictError("this child order is already recorded", code="CHILD_ORDER_EXISTS",
+                                details={"field": "provider_order_id"})
         order.id = self._s.next("orders")
         self._s.orders[order.id] = _c(order)
         return order
@@ -179,6 +184,17 @@ class InMemorySmmOrderRepository:
         if order.id not in self._s.orders:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
         self._s.orders[order.id] = _c(order)
+
+    async def children_of(self, parent_order_id: int) -> Sequence[SmmOrder]:
+        return [_c(o) for _, o in sorted(self._s.orders.items()) if o.parent_order_id == parent_order_id]
+
+    async def child_ids_of(self, user_id: int, parent_order_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        wanted = set(parent_order_ids)
+        out: dict[int, list[int]] = {}
+        for order_id, o in sorted(self._s.orders.items()):
+            if o.parent_order_id in wanted and o.user_id == user_id:
+                out.setdefault(o.parent_order_id, []).append(order_id)
+        return out
 
     async def claim_for_submit(self, order_ids: Sequence[int], now: datetime) -> Sequence[SmmOrder]:
         claimed = []
@@ -258,7 +274,7 @@ class InMemorySmmOrderRepository:
             key = (o.created_at.date(), o.status, o.charge.currency)
             acc = groups.setdefault(key, [0, 0, 0])
             acc[0] += 1
-            acc[1] += o.charge.amount
+            acc[1] += o.charge.amount if o.parent_order_id is None else 0  # a child's charge is its parent's
             acc[2] += o.refunded.amount if o.refunded is not None else 0
         return [OrderStatsRow(day=k[0], status=k[1], currency=k[2], count=v[0], charged=v[1], refunded=v[2])
                 for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1].value, kv[0][2].value))]

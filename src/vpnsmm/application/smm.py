@@ -9,7 +9,10 @@ Money rules (every balance change is a ledger transfer with an id derived from t
   refunded (``smm:<order_id>:refund``: refunds -> wallet);
 * a terminal provider status settles once per status reached (``smm:<id>:refund:partial`` /
   ``...:canceled`` / ``...:refunded``); the order row is locked while a report is applied and an
-  already-applied status settles nothing, so polling twice never refunds twice.
+  already-applied status settles nothing, so polling twice never refunds twice;
+* a prepaid Subscriptions order is charged per post at placement; each child order the provider reports is
+  adopted once with its share and no charge of its own, and settles like any order; the parent's terminal
+  status refunds only the posts that never came (docs/smm.md "Subscriptions").
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from attrs import evolve, field, frozen
@@ -56,6 +59,7 @@ from vpnsmm.domain.smm import (
     ServiceType,
     billable_units,
     price_for,
+    subscription_price,
 )
 from vpnsmm.domain.smm_orders import (
     Category,
@@ -68,6 +72,7 @@ from vpnsmm.domain.smm_orders import (
     Settlement,
     SmmOrder,
     SubmitState,
+    SubscriptionTerms,
     UserRate,
     check_api_url,
     check_link,
@@ -191,16 +196,37 @@ class NewOrder:
     username: str | None = None
     media: str | None = None
     answer_number: int | None = None
+    # Subscriptions (prepaid): ``username`` plus these; ``posts`` is required here (see SubscriptionTerms.check)
+    min: int | None = None
+    max: int | None = None
+    posts: int | None = None
+    old_posts: int | None = None
+    delay: int | None = None
+    expiry: date | None = None
 
 
+_SUBSCRIPTION_FIELDS = ("min", "max", "posts", "old_posts", "delay", "expiry")
 _PASSED = ("link", "quantity", "runs", "interval", "comments", "usernames", "hashtags", "keywords", "groups",
            "hashtag", "username", "media", "answer_number")
 
 
+def _check_subscription(cmd: NewOrder, service: Service, today: date) -> SubscriptionTerms:
+    """The prepaid terms of a Subscriptions order. Raises ValidationError (no link/quantity/other fields,
+    then SubscriptionTerms.check)."""
+    extra = sorted(name for name in _PASSED if name != "username" and getattr(cmd, name) not in (None, "", ()))
+    if extra:
+        raise ValidationError(f"Subscriptions orders do not take {', '.join(extra)}", field=extra[0])
+    return SubscriptionTerms.check(username=cmd.username, min=cmd.min, max=cmd.max, delay=cmd.delay,
+                                   posts=cmd.posts, old_posts=cmd.old_posts, expiry=cmd.expiry,
+                                   service_min=service.min, service_max=service.max, today=today)
+
+
 def _check_order(cmd: NewOrder, service: Service) -> tuple[AddOrder, int, int]:
-    """The provider AddOrder, the stored quantity and the billable units of ``cmd`` for ``service``."""
-    if service.type is ServiceType.SUBSCRIPTIONS:
-        raise ValidationError("subscriptions cannot be ordered here", field="service", code="NOT_PREPAID")
+    """The provider AddOrder, the stored quantity and the billable units of ``cmd`` for ``service``
+    (any type but Subscriptions, see :func:`_check_subscription`)."""
+    extra = sorted(name for name in _SUBSCRIPTION_FIELDS if getattr(cmd, name) is not None)
+    if extra:
+        raise ValidationError(f"{service.type.value} orders do not take {', '.join(extra)}", field=extra[0])
     values = {name: getattr(cmd, name) for name in _PASSED}
     order = AddOrder(service=service.provider_service_id, **values)
     missing = service.type.required_fields - order.present_fields()
@@ -244,7 +270,27 @@ def _fields_of(order: AddOrder) -> dict[str, Any]:
 
 
 def _add_order_of(order: SmmOrder, service: Service) -> AddOrder:
+    """The provider ``add`` of a stored order. A subscription goes as ``username/min/max/delay/posts``
+    (+ ``old_posts``, ``expiry`` when set), with no link or quantity (smm.md §1.3)."""
+    terms = order.subscription
+    if terms is not None:
+        return AddOrder(service=service.provider_service_id, username=terms.username, min=terms.min,
+                        max=terms.max, delay=terms.delay, posts=terms.posts, old_posts=terms.old_posts or None,
+                        expiry=terms.expiry)
     return AddOrder(service=service.provider_service_id, link=order.link or None, **order.fields)
+
+
+def _subscription_order(cmd: NewOrder, service: Service, provider: Provider, rate: Money, now: datetime,
+                        state: SubmitState) -> SmmOrder:
+    """A prepaid subscription parent: each of its posts + old_posts is charged ``price_for(rate, max)`` (the
+    most one post can get), so the charge is that share times the posts; ``quantity`` = posts x max and
+    ``remains`` = the posts still to come. Raises ValidationError (see :func:`_check_subscription`)."""
+    terms = _check_subscription(cmd, service, now.date())
+    per_post = price_for(rate, billable_units(service.type, quantity=terms.max))
+    return SmmOrder(user_id=cmd.user_id, service_id=service.id, provider_id=provider.id,
+                    charge=subscription_price(per_post, terms.total_posts),
+                    quantity=terms.total_posts * terms.max, remains=terms.total_posts, created_at=now,
+                    updated_at=now, fields=terms.fields(), submit_state=state)
 
 
 @frozen
@@ -531,13 +577,18 @@ class PlaceOrder:
             provider = await uow.smm_catalogue.get_provider(service.provider_id)
             if provider is None or not provider.active:
                 raise service_not_found()
-            add, quantity, units = _check_order(cmd, service)
             rate = user_rate_for(service, rates)
-            charge = order_price(service, rate, units)
-            order = SmmOrder(user_id=cmd.user_id, service_id=service.id, provider_id=provider.id, charge=charge,
-                             quantity=quantity, created_at=now, updated_at=now, link=add.link or "",
-                             fields=_fields_of(add), runs=add.runs, interval=add.interval,
-                             submit_state=SubmitState.QUEUED if deferred else SubmitState.SENDING)
+            state = SubmitState.QUEUED if deferred else SubmitState.SENDING
+            if service.type is ServiceType.SUBSCRIPTIONS:
+                order = _subscription_order(cmd, service, provider, rate, now, state)
+                quantity = order.quantity
+            else:
+                add, quantity, units = _check_order(cmd, service)
+                order = SmmOrder(user_id=cmd.user_id, service_id=service.id, provider_id=provider.id,
+                                 charge=order_price(service, rate, units), quantity=quantity, created_at=now,
+                                 updated_at=now, link=add.link or "", fields=_fields_of(add), runs=add.runs,
+                                 interval=add.interval, submit_state=state)
+            charge = order.charge
             await uow.smm_orders.add(order)
             await record_order_event(uow, order, None, now)
             if on_record is not None:
@@ -630,8 +681,11 @@ class SyncOrders:
                     continue
                 order = await uow.smm_orders.get(stale.id, for_update=True)
                 assert order is not None
-                settlement = order.apply_report(answer.status, start_count=answer.start_count,
-                                                remains=answer.remains, now=now)
+                if order.subscription is not None:
+                    settlement = await _apply_subscription_report(uow, order, answer, now)
+                else:
+                    settlement = order.apply_report(answer.status, start_count=answer.start_count,
+                                                    remains=answer.remains, now=now)
                 await apply_settlement(uow, order, settlement)
                 if settlement.transfer_id is not None:
                     settled += 1
@@ -670,6 +724,24 @@ class SyncOrders:
         return polled
 
 
+async def _apply_subscription_report(uow: UnitOfWork, parent: SmmOrder, answer: ProviderOrderStatus,
+                                     now: datetime) -> Settlement:
+    """A subscription parent's report, its row locked by the caller: first every child id not seen before
+    becomes a child order (no wallet charge: the parent prepaid its share; at most the posts paid for, see
+    ``SmmOrder.adopt_children``), then the status is applied, refunding the posts that never came if it is
+    terminal. Idempotent: known child ids are skipped (the lock serialises pollers; the unique
+    (parent_order_id, provider_order_id) index backs it), an applied status refunds nothing again."""
+    if answer.child_ids and not parent.status.is_terminal:
+        known = {child.provider_order_id for child in await uow.smm_orders.children_of(parent.id)}
+        fresh = [child_id for child_id in answer.child_ids if child_id not in known]
+        if fresh:
+            adoption = parent.adopt_children(fresh, now)
+            for child in adoption.children:
+                await uow.smm_orders.add(child)
+                await record_order_event(uow, child, None, now)
+    return parent.apply_subscription_report(answer.status, now=now)
+
+
 # ------------------------------------------------------------------------------------------ customer actions
 @frozen
 class CancelResult:
@@ -698,6 +770,15 @@ class SmmOrders:
             raise ValidationError(f"at most {MAX_IDS_PER_REQUEST} ids", field="orders")
         async with self._uow(read_only=True) as uow:
             return {o.id: o for o in await uow.smm_orders.many_for_user(user_id, order_ids)}
+
+    async def child_ids(self, user_id: int, parent_ids: Sequence[int]) -> dict[int, list[int]]:
+        """Our ids of the child orders (one per post) of the caller's subscription orders among
+        ``parent_ids``, ascending; a parent without children (or not the caller's) is absent. Read-only."""
+        if not parent_ids:
+            return {}
+        async with self._uow(read_only=True) as uow:
+            found = await uow.smm_orders.child_ids_of(user_id, parent_ids)
+        return {parent: list(children) for parent, children in found.items()}
 
     async def search(self, filter: OrderFilter, *, limit: int = 50, offset: int = 0, sort: str = "id",
                      descending: bool = True) -> tuple[list[SmmOrder], int]:
@@ -1060,7 +1141,7 @@ class ManageProviders:
                         for s in await uow.smm_catalogue.list_services(provider_id=provider.id)}
             seen = set()
             for entry in entries:
-                if entry.type is None or entry.type is ServiceType.SUBSCRIPTIONS or entry.min <= 0 \
+                if entry.type is None or entry.min <= 0 \
                         or entry.max < entry.min:
                     skipped.append(entry.service_id)
                     continue

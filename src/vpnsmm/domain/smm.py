@@ -30,7 +30,7 @@ class QuantityRule(Enum):
     COMMENT_LINES = "comment_lines"  # one unit per line of ``comments``
     USERNAME_LINES = "username_lines"  # one unit per line of ``usernames``
     FLAT = "flat"  # a package: the rate is the price of the whole order
-    PER_POST = "per_post"  # a subscription: billed per future post, nothing up front
+    PER_POST = "per_post"  # a subscription: prepaid per post, each post billed as ``max`` units
 
 
 class ServiceType(StrEnum):
@@ -119,19 +119,23 @@ SUBSCRIPTION_DELAYS = frozenset({0, 5, 10, 15, 30, 60, 90, 120, 150, 180, 210, 2
 def billable_units(service_type: ServiceType, *, quantity: int | None = None,
                    comments: Sequence[str] = (), usernames: Sequence[str] = (),
                    runs: int | None = None) -> int:
-    """How many units the per-1000 rate applies to for one order of ``service_type``.
+    """How many units the per-1000 rate applies to for one order (one post, for a subscription) of
+    ``service_type``.
 
     Packages count as 1000 units (their rate is the whole price); comment/username lists count one
-    unit per line; a drip-feed buys ``quantity`` per run, so ``quantity * runs``. Raises
-    ValidationError when the count is missing or not positive, and for subscriptions, which are
-    billed per post as the provider creates child orders, never up front.
+    unit per line; a drip-feed buys ``quantity`` per run, so ``quantity * runs``; a subscription post
+    is billed as the most it can get, so pass its ``max`` as ``quantity`` (the order costs that times
+    the number of posts, see :func:`subscription_price`). Raises ValidationError when the count is
+    missing or not positive (code NOT_PREPAID for a subscription without ``max``).
     """
     rule = service_type.quantity_rule
     if rule is QuantityRule.FLAT:
         return 1000
     if rule is QuantityRule.PER_POST:
-        raise ValidationError("subscriptions are billed per post, not up front", field="service",
-                              code="NOT_PREPAID")
+        if quantity is None or quantity <= 0:
+            raise ValidationError("a subscription post is billed at its max, which is missing", field="max",
+                                  code="NOT_PREPAID")
+        return quantity
     if rule is QuantityRule.COMMENT_LINES:
         units, name = len(comments), "comments"
     elif rule is QuantityRule.USERNAME_LINES:
@@ -194,6 +198,9 @@ _STATUS_BY_KEY: dict[str, OrderStatus] = {
     "canceled": OrderStatus.CANCELED,
     "cancelled": OrderStatus.CANCELED,  # smmserver.life
     "refunded": OrderStatus.REFUNDED,
+    # A subscription past its expiry date ended normally: every post it got became a child order, the
+    # others are refunded like any ended subscription (docs/smm.md "Subscriptions").
+    "expired": OrderStatus.COMPLETED,
 }
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -210,7 +217,8 @@ def normalise_status(raw: object) -> OrderStatus | None:
     """The OrderStatus a provider meant by ``raw``, or None when it is not one we know.
 
     Case-insensitive; spaces, underscores and hyphens are ignored; ``Cancelled`` and ``Canceled``
-    are the same; ``Active`` (a running subscription) counts as In progress. None means "unknown":
+    are the same; ``Active`` (a running subscription) counts as In progress and ``Expired`` (a subscription
+    past its expiry) as Completed. None means "unknown":
     keep the order where it is (see :func:`next_status`). Never raises.
     """
     if not isinstance(raw, str):
@@ -416,6 +424,15 @@ def price_for(rate_per_1000: Money | ExactAmount, quantity: int, markup: Markup 
     if minor > MAX_AMOUNT:
         raise ValidationError("price is out of range", field="quantity", code="AMOUNT_OUT_OF_RANGE")
     return Money(minor, rate.currency)
+
+
+def subscription_price(per_post: Money, posts: int) -> Money:
+    """What a prepaid subscription of ``posts`` posts (new + old) costs when one post costs ``per_post``
+    (``price_for(rate, max)``): exactly ``per_post * posts``, so each post's share is a whole minor unit.
+    Raises ValidationError when ``posts`` is below 1."""
+    if type(posts) is not int or posts <= 0:
+        raise ValidationError("a prepaid subscription needs at least one post", field="posts")
+    return per_post * posts
 
 
 def refund_for(charge: Money, quantity: int, remains: int | None, status: OrderStatus) -> Money:

@@ -9,7 +9,7 @@ never refunds twice. The ledger transfer ids are derived from the order id (:fun
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -19,7 +19,16 @@ from attrs import define, field, frozen
 
 from vpnsmm.domain.errors import InvalidTransitionError, ValidationError
 from vpnsmm.domain.money import Currency, Money, Rounding
-from vpnsmm.domain.smm import ExactAmount, Markup, OrderStatus, RefillStatus, ServiceType, next_status, refund_for
+from vpnsmm.domain.smm import (
+    SUBSCRIPTION_DELAYS,
+    ExactAmount,
+    Markup,
+    OrderStatus,
+    RefillStatus,
+    ServiceType,
+    next_status,
+    refund_for,
+)
 
 # ------------------------------------------------------------------------------------------ ids
 
@@ -177,6 +186,93 @@ def check_link(link: str | None) -> str:
     return cleaned
 
 
+@frozen(kw_only=True)
+class SubscriptionTerms:
+    """What a prepaid Perfect Panel ``Subscriptions`` order buys: up to ``posts`` new posts plus
+    ``old_posts`` existing ones of ``username``, each getting between ``min`` and ``max`` units.
+
+    Each post is charged as ``max`` units up front (the most it can get); each becomes a child order when
+    the provider reports it. Kept in the parent order's ``fields`` (:meth:`fields` / :meth:`from_fields`).
+    """
+
+    username: str
+    min: int
+    max: int
+    delay: int
+    posts: int
+    old_posts: int = 0
+    expiry: date | None = None
+
+    @property
+    def total_posts(self) -> int:
+        """How many child orders the charge pays for."""
+        return self.posts + self.old_posts
+
+    @classmethod
+    def check(cls, *, username: str | None, min: int | None, max: int | None, delay: int | None,
+              posts: int | None, old_posts: int | None, expiry: date | None, service_min: int, service_max: int,
+              today: date) -> SubscriptionTerms:
+        """Validated terms of a prepaid subscription. Raises ValidationError: ``posts`` missing or below 1
+        (code SUBSCRIPTION_POSTS_REQUIRED: an unlimited subscription cannot be prepaid), ``min``/``max`` outside
+        ``service_min <= min <= max <= service_max`` (INVALID_QUANTITY with ``min``/``max`` details), a
+        ``delay`` not in SUBSCRIPTION_DELAYS, a negative ``old_posts``, an ``expiry`` not after ``today``,
+        a blank or over-long ``username``. Pure."""
+        name = (username or "").strip()
+        if not name or len(name) > 255:
+            raise ValidationError("username is required (at most 255 characters)", field="username")
+        if type(posts) is not int or posts < 1:
+            raise ValidationError("posts is required and must be at least 1: subscriptions are prepaid, so an "
+                                  "unlimited number of posts cannot be sold", field="posts",
+                                  code="SUBSCRIPTION_POSTS_REQUIRED")
+        if old_posts is not None and (type(old_posts) is not int or old_posts < 0):
+            raise ValidationError("old_posts must be a non-negative integer", field="old_posts")
+        if type(delay) is not int or delay not in SUBSCRIPTION_DELAYS:
+            raise ValidationError(f"delay must be one of {sorted(SUBSCRIPTION_DELAYS)}", field="delay")
+        for field_name, value in (("min", min), ("max", max)):
+            if type(value) is not int:
+                raise ValidationError(f"{field_name} is required", field=field_name, code="INVALID_QUANTITY")
+            if value < service_min:
+                raise ValidationError(f"Quantity less than minimal {service_min}", field=field_name,
+                                      code="INVALID_QUANTITY", details={"min": service_min})
+            if value > service_max:
+                raise ValidationError(f"Quantity more than maximum {service_max}", field=field_name,
+                                      code="INVALID_QUANTITY", details={"max": service_max})
+        assert min is not None and max is not None
+        if min > max:
+            raise ValidationError("min must not exceed max", field="min")
+        if expiry is not None and expiry <= today:
+            raise ValidationError("expiry must be a future date", field="expiry")
+        return cls(username=name, min=min, max=max, delay=delay, posts=posts, old_posts=old_posts or 0,
+                   expiry=expiry)
+
+    def fields(self) -> dict[str, Any]:
+        """The JSON-safe form kept in ``SmmOrder.fields`` (``expiry`` as ISO text)."""
+        out: dict[str, Any] = {"username": self.username, "min": self.min, "max": self.max, "delay": self.delay,
+                               "posts": self.posts, "old_posts": self.old_posts}
+        if self.expiry is not None:
+            out["expiry"] = self.expiry.isoformat()
+        return out
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> SubscriptionTerms | None:
+        """The terms stored by :meth:`fields`, or None when ``fields`` are not a subscription's."""
+        if "delay" not in fields or "max" not in fields or "posts" not in fields:
+            return None
+        expiry = fields.get("expiry")
+        return cls(username=str(fields.get("username", "")), min=int(fields["min"]), max=int(fields["max"]),
+                   delay=int(fields["delay"]), posts=int(fields["posts"]), old_posts=int(fields.get("old_posts", 0)),
+                   expiry=date.fromisoformat(expiry) if isinstance(expiry, str) else None)
+
+
+@frozen
+class Adoption:
+    """What :meth:`SmmOrder.adopt_children` did: the child orders to store, and provider ids left out
+    (beyond the posts paid for)."""
+
+    children: list[SmmOrder]
+    ignored: list[str]
+
+
 class SubmitState(StrEnum):
     """Where an order is in being forwarded to its provider (the outbox of PlaceOrder)."""
 
@@ -210,6 +306,12 @@ class SmmOrder:
 
     ``quantity`` is the number of billable units (per-run quantity x runs for a drip-feed);
     ``fields`` holds the type-specific parameters as sent to the provider (comments, usernames, ...).
+
+    A prepaid subscription is a *parent* (``fields`` hold its :class:`SubscriptionTerms`, ``quantity`` is
+    posts x max, ``remains`` the posts not yet become a child); each post the provider reports becomes a
+    *child* order (``parent_order_id`` set, charge = one post's share, never charged to the wallet itself:
+    the parent paid for it). Children settle like any order; the parent refunds only the posts that never
+    came (:meth:`apply_subscription_report`).
     """
 
     user_id: int
@@ -232,6 +334,7 @@ class SmmOrder:
     cancel_requested: bool = False
     error: str = ""
     updated_at: datetime | None = None
+    parent_order_id: int | None = None
     id: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -245,6 +348,87 @@ class SmmOrder:
         """The part of the charge still kept (charge - refunds)."""
         assert self.refunded is not None
         return self.charge - self.refunded
+
+    @property
+    def subscription(self) -> SubscriptionTerms | None:
+        """The terms of a subscription parent; None for any other order (children included)."""
+        if self.parent_order_id is not None:
+            return None
+        return SubscriptionTerms.from_fields(self.fields)
+
+    @property
+    def per_post(self) -> Money:
+        """A subscription parent's share of the charge per post (exact: the charge is share x posts).
+        Raises InvalidTransitionError for an order that is not a subscription parent."""
+        terms = self.subscription
+        if terms is None:
+            raise InvalidTransitionError("not a subscription order", code="NOT_A_SUBSCRIPTION")
+        return Money(self.charge.amount // terms.total_posts, self.charge.currency)
+
+    @property
+    def children_count(self) -> int:
+        """How many child orders a subscription parent has (0 for any other order)."""
+        terms = self.subscription
+        if terms is None:
+            return 0
+        return terms.total_posts - (self.remains if self.remains is not None else terms.total_posts)
+
+    def _delegated(self) -> Money:
+        """The part of the charge handed over to child orders (they refund it themselves if needed)."""
+        if self.subscription is None:
+            return Money.zero(self.charge.currency)
+        return self.per_post * self.children_count
+
+    def adopt_children(self, provider_order_ids: Sequence[str], now: datetime) -> Adoption:
+        """Child orders for provider ids this parent does not have yet (the caller filters known ones out,
+        holding the parent row lock). At most the posts still unpaid-for become children (``remains``
+        drops by one each); the rest are ignored and noted in ``error``. A parent already terminal before
+        this report takes none: their share was refunded. Raises InvalidTransitionError for an order that is
+        not a subscription parent. Not idempotent by itself: pass only new ids."""
+        terms = self.subscription
+        if terms is None:
+            raise InvalidTransitionError("not a subscription order", code="NOT_A_SUBSCRIPTION")
+        room = 0 if self.status.is_terminal else (self.remains if self.remains is not None else terms.total_posts)
+        taken, ignored = list(provider_order_ids[:room]), list(provider_order_ids[room:])
+        share = self.per_post
+        children = [SmmOrder(user_id=self.user_id, service_id=self.service_id, provider_id=self.provider_id,
+                             charge=share, quantity=terms.max, created_at=now, updated_at=now,
+                             provider_order_id=pid, submit_state=SubmitState.SENT, parent_order_id=self.id)
+                    for pid in taken]
+        if taken:
+            self.remains = (self.remains if self.remains is not None else terms.total_posts) - len(taken)
+            self.updated_at = now
+        if ignored:
+            self.error = (f"provider reported {len(ignored)} child order(s) beyond the {terms.total_posts} posts "
+                          f"paid for, ignored: {', '.join(ignored)}")[:500]
+            self.updated_at = now
+        return Adoption(children, ignored)
+
+    def apply_subscription_report(self, reported: OrderStatus | None, *, now: datetime) -> Settlement:
+        """Take a provider status for a subscription parent (``Active`` = In progress, ``Paused``, ...).
+
+        Never downgrades. On reaching a terminal status (Completed, Partial, Canceled, Refunded) it gives
+        back the share of every post that never became a child -- ``remains x per_post`` less what it
+        refunded before -- once: a later terminal move refunds nothing more. The provider's ``remains``/
+        ``charge`` are not used: children settle their own deliveries. Raises InvalidTransitionError for an
+        order that is not a subscription parent.
+        """
+        if self.subscription is None:
+            raise InvalidTransitionError("not a subscription order", code="NOT_A_SUBSCRIPTION")
+        before = self.status
+        after = next_status(before, reported)
+        refund = Money.zero(self.charge.currency)
+        transfer_id = None
+        if after is not before:
+            self.status, self.updated_at = after, now
+            if after.is_terminal:
+                owed = self.held - self._delegated()  # the missing posts' shares not yet refunded
+                if owed.is_positive:
+                    refund, transfer_id = owed, order_settle_id(self.id, after)
+                    assert self.refunded is not None
+                    self.refunded = self.refunded + refund
+                self.cancel_requested = False
+        return Settlement(before=before, after=after, refund=refund, transfer_id=transfer_id)
 
     def apply_report(self, reported: OrderStatus | None, *, start_count: int | None, remains: int | None,
                      now: datetime) -> Settlement:
@@ -284,12 +468,16 @@ class SmmOrder:
     def void(self, now: datetime, *, reason: str, status: OrderStatus = OrderStatus.CANCELED) -> Settlement:
         """End the order here and give back everything still held (failed submit, admin cancel, local cancel).
 
+        A subscription parent keeps the shares it handed to its child orders (each child is voided or
+        settled on its own), so only the posts that never came are refunded.
         Raises InvalidTransitionError for an order already Canceled/Refunded.
         """
         if self.status in (OrderStatus.CANCELED, OrderStatus.REFUNDED):
             raise InvalidTransitionError(f"order is already {self.status.value}", code="ORDER_FINAL")
         before = self.status
-        refund = self.held
+        refund = self.held - self._delegated()
+        if refund.is_negative:
+            refund = Money.zero(self.charge.currency)
         assert self.refunded is not None
         self.refunded = self.refunded + refund
         self.status = status
@@ -300,10 +488,13 @@ class SmmOrder:
                           transfer_id=order_refund_id(self.id) if refund.is_positive else None)
 
     def complete(self, now: datetime) -> None:
-        """Admin: mark delivered (no money moves). Raises InvalidTransitionError from a final status."""
+        """Admin: mark delivered (no money moves; a subscription parent's missing posts stay charged, as an
+        operator's "delivered" says). Raises InvalidTransitionError from a final status."""
         if self.status in (OrderStatus.CANCELED, OrderStatus.REFUNDED, OrderStatus.PARTIAL):
             raise InvalidTransitionError(f"order is already {self.status.value}", code="ORDER_FINAL")
-        self.status, self.remains, self.updated_at = OrderStatus.COMPLETED, 0, now
+        if self.subscription is None:  # a parent's remains count the posts that never came; keep them
+            self.remains = 0
+        self.status, self.updated_at = OrderStatus.COMPLETED, now
 
     def sent(self, provider_order_id: str, now: datetime) -> None:
         self.provider_order_id = provider_order_id

@@ -219,6 +219,33 @@ async def test_multi_status_reads_the_pp_example_and_clone_variants() -> None:
     assert result["7"] == ProviderError("no answer for this id", ProviderErrorKind.UNKNOWN)
 
 
+async def test_subscription_status_reads_the_boostpanel_shape() -> None:
+    provider, _ = provider_for({"status": "Active", "expiry": None, "posts": "1", "orders": ["22"]})
+
+    result = await provider.status(["7"])
+
+    assert result["7"] == ProviderOrderStatus(status=OrderStatus.IN_PROGRESS, raw_status="Active",
+                                              currency=Currency.USD, child_ids=("22",), posts=1, expiry=None)
+
+
+async def test_subscription_statuses_take_ids_as_ints_or_strings_and_absent_orders() -> None:
+    provider, _ = provider_for({
+        "1": {"status": "Paused", "expiry": "11/11/2030", "posts": 2, "orders": [22, "23", " 23 ", True, {"x": 1}]},
+        "2": {"status": "Expired", "posts": "3"},  # no orders list: no children known
+        "3": {"status": "Cancelled", "expiry": "2030-11-11", "orders": "22,23"},  # unreadable parts are dropped
+    })
+
+    result = await provider.status(["1", "2", "3"])
+
+    one, two, three = result["1"], result["2"], result["3"]
+    assert isinstance(one, ProviderOrderStatus) and isinstance(two, ProviderOrderStatus)
+    assert isinstance(three, ProviderOrderStatus)
+    assert (one.status, one.child_ids, one.posts, one.expiry) == (OrderStatus.PAUSED, ("22", "23"), 2,
+                                                                  date(2030, 11, 11))
+    assert (two.status, two.child_ids, two.posts, two.expiry) == (OrderStatus.COMPLETED, (), 3, None)
+    assert (three.status, three.child_ids, three.expiry) == (OrderStatus.CANCELED, (), None)
+
+
 async def test_multi_status_that_is_not_an_object_is_unavailable() -> None:
     provider, _ = provider_for([1, 2])
     with pytest.raises(UpstreamUnavailableError):

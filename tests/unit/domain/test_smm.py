@@ -22,6 +22,7 @@ from vpnsmm.domain.smm import (
     normalise_status,
     price_for,
     refund_for,
+    subscription_price,
 )
 
 S = OrderStatus
@@ -312,3 +313,12 @@ def test_billable_units() -> None:
         billable_units(ServiceType.DEFAULT)
     with pytest.raises(ValidationError):
         billable_units(ServiceType.CUSTOM_COMMENTS, comments=[])
+
+
+def test_subscription_posts_are_billed_at_max_and_expired_reads_completed() -> None:
+    assert billable_units(ServiceType.SUBSCRIPTIONS, quantity=100) == 100  # one post, billed at its max
+    assert subscription_price(Money.parse("0.06", "USD"), 7) == Money.parse("0.42", "USD")
+    with pytest.raises(ValidationError):
+        subscription_price(Money.parse("0.06", "USD"), 0)
+    assert normalise_status("Expired") is OrderStatus.COMPLETED
+    assert normalise_status("Active") is OrderStatus.IN_PROGRESS

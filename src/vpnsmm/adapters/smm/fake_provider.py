@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
+from vpnsmm.adapters.smm.perfect_panel import date_or_none
 from vpnsmm.adapters.smm.simulated_panel import SCALE, SimRejected, SimulatedPanel, SimUnavailable
 from vpnsmm.application.ports.smm_provider import (
     MAX_IDS_PER_REQUEST,
@@ -89,6 +90,12 @@ class FakeSmmProvider:
     def _order_status(self, order_id: str) -> ProviderOrderStatus:
         order = self.panel.order(order_id)
         currency = self._currency()
+        if order.subscription is not None:  # what PerfectPanelProvider reads from the §1.4 shape
+            sub = order.subscription
+            return ProviderOrderStatus(
+                status=normalise_status(order.status_text), raw_status=order.status_text, currency=currency,
+                child_ids=tuple(str(child) for child in sub.children), posts=len(sub.children),
+                expiry=date_or_none(sub.expiry))
         exact = ExactAmount.of(order.charge, SCALE, currency) if currency is not None else None
         return ProviderOrderStatus(
             status=normalise_status(order.status_text), raw_status=order.status_text,

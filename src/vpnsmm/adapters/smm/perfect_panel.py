@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,9 @@ class _WireStatus(msgspec.Struct, kw_only=True):
     start_count: str | int | None = None
     remains: str | int | None = None
     currency: str | None = None
+    orders: list[Any] | Any = None  # subscription / drip-feed parents: child order ids
+    posts: Any = None  # subscriptions: posts seen so far
+    expiry: Any = None  # subscriptions: d/m/Y or null
 
 
 class _WireBalance(msgspec.Struct, kw_only=True):
@@ -109,6 +113,25 @@ def int_or_none(value: object) -> int | None:
     except (ValueError, ValidationError):
         return None
     return amount.units if amount.scale == 0 else None
+
+
+def date_or_none(value: object) -> date | None:
+    """A ``d/m/Y`` date (``"11/11/2022"``), or None for null, blank or anything unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return datetime.strptime(value.strip(), "%d/%m/%Y").date()
+    except ValueError:
+        return None
+
+
+def _child_ids(values: object) -> tuple[str, ...]:
+    """The ``orders`` list as id strings (ints or strings; anything else, and a non-list, is dropped), order
+    kept, duplicates folded."""
+    if not isinstance(values, list):
+        return ()
+    ids = (str(v).strip() for v in values if isinstance(v, int | str) and not isinstance(v, bool))
+    return tuple(dict.fromkeys(i for i in ids if i and "," not in i))
 
 
 def _flag(value: object) -> bool:
@@ -260,7 +283,8 @@ class PerfectPanelProvider:
             status=normalise_status(wire.status), raw_status=wire.status,
             charge=charge_exact.to_money(Rounding.HALF_UP) if charge_exact is not None else None,
             charge_exact=charge_exact, start_count=int_or_none(wire.start_count),
-            remains=int_or_none(wire.remains), currency=currency)
+            remains=int_or_none(wire.remains), currency=currency, child_ids=_child_ids(wire.orders),
+            posts=int_or_none(wire.posts), expiry=date_or_none(wire.expiry))
 
     # -- refills ------------------------------------------------------------------------------
     async def refill(self, order_id: str) -> str:

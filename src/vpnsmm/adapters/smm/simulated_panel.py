@@ -19,7 +19,12 @@ Rules where smm.md is silent (chosen here, and documented in docs/adapters/perfe
   effect on the next :meth:`tick` (or :meth:`advance`); otherwise ``Order cannot be canceled``;
 * refill needs a refill-enabled service and a Completed or Partial order, otherwise
   ``Order not eligible for refill.``;
-* subscriptions cost nothing up front (real panels bill each post's child order).
+* subscriptions cost nothing up front (real panels bill each post's child order). Each :meth:`tick` of
+  an Active subscription (or :meth:`new_post`) adds one child order -- a Default-like order of a random
+  quantity between the subscription's ``min`` and ``max``, charged at the service rate -- to its ``orders``
+  until ``posts + old_posts`` are reached, then the subscription is Completed; without ``posts`` it runs
+  until canceled. A running subscription reports ``Active``; its status is
+  ``{"status", "expiry", "posts", "orders"}`` (smm.md §1.4); children progress like any order.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from vpnsmm.domain.money import Currency
 from vpnsmm.domain.smm import (
@@ -119,10 +124,30 @@ class SimOrder:
     start_count: int = 0
     cancel_requested: bool = False
     reported_as: str | None = None  # wire text override, to play clones that spell statuses oddly
+    subscription: SimSubscription | None = None  # set on a Subscriptions order (a parent)
 
     @property
     def status_text(self) -> str:
-        return self.reported_as or self.status.value
+        if self.reported_as:
+            return self.reported_as
+        if self.subscription is not None and self.status is OrderStatus.IN_PROGRESS:
+            return "Active"
+        return self.status.value
+
+
+@define(eq=False)
+class SimSubscription:
+    """A subscription's terms and the child orders made so far. ``total`` None = unlimited new posts."""
+
+    min: int
+    max: int
+    total: int | None
+    expiry: str | None = None  # d/m/Y as given
+    children: list[int] = field(factory=list)
+
+    @property
+    def full(self) -> bool:
+        return self.total is not None and len(self.children) >= self.total
 
 
 @define(eq=False)
@@ -221,6 +246,8 @@ class SimulatedPanel:
                          quantity=units if stype.quantity_rule is not QuantityRule.FLAT else 1,
                          charge=charge)
         order.remains = order.quantity
+        if stype.quantity_rule is QuantityRule.PER_POST:
+            order.subscription = self._subscription_terms(params)
         self.orders[order.id] = order
         self._by_link.setdefault(order.link, []).append(order)
         self._next_order += 1
@@ -245,6 +272,38 @@ class SimulatedPanel:
             count = len([line for line in params.get(source, "").splitlines() if line.strip()])
         self._check_bounds(entry, count)
         return count * (runs or 1)
+
+    @staticmethod
+    def _subscription_terms(params: Mapping[str, str]) -> SimSubscription:
+        posts = _int(params["posts"]) if params.get("posts", "").strip() else None
+        old_posts = _int(params["old_posts"]) if params.get("old_posts", "").strip() else 0
+        if (posts is not None and posts < 0) or old_posts < 0:
+            raise SimRejected(INCORRECT_REQUEST)
+        return SimSubscription(min=_int(params.get("min")), max=_int(params.get("max")),
+                               total=None if posts is None else posts + old_posts,
+                               expiry=params.get("expiry", "").strip() or None)
+
+    def new_post(self, order_id: int | str) -> SimOrder:
+        """A subscription gets one more post: a child order (quantity between its min and max, charged at the
+        service rate) is added to its ``orders``; the subscription becomes Completed once it has all its
+        posts. Raises ValueError for an order that is not an open subscription."""
+        parent = self.orders.get(int(order_id))
+        if parent is None or parent.subscription is None or parent.status.is_terminal:
+            raise ValueError(f"no open simulated subscription {order_id}")
+        sub = parent.subscription
+        if parent.status is OrderStatus.PENDING:
+            parent.status = OrderStatus.IN_PROGRESS
+        quantity = self._rng.randint(sub.min, sub.max)
+        charge = _charge(parent.service.rate, quantity)
+        self.balance -= charge  # a real panel bills each post as it comes (may run the balance short)
+        child = SimOrder(self._next_order, parent.service, parent.link, quantity=quantity, charge=charge,
+                         remains=quantity)
+        self._next_order += 1
+        self.orders[child.id] = child
+        sub.children.append(child.id)
+        if sub.full:
+            self.advance(parent.id, OrderStatus.COMPLETED)
+        return child
 
     @staticmethod
     def _check_bounds(entry: CatalogueEntry, count: int) -> None:
@@ -334,14 +393,22 @@ class SimulatedPanel:
         """Move every open order and refill one step (seeded, so reproducible).
 
         Requested cancels become Canceled; Pending starts; a running order delivers a quarter to a half
-        of what remains, finishing Completed, or (1 in 8) stops as Partial. Refills go Pending ->
-        In progress -> Completed.
+        of what remains, finishing Completed, or (1 in 8) stops as Partial; an Active subscription gets one
+        post (:meth:`new_post`), a Paused one waits; children made in this tick move from the next one.
+        Refills go Pending -> In progress -> Completed.
         """
         for order in list(self.orders.values()):
             if order.status.is_terminal:
                 continue
             if order.cancel_requested:
                 self.advance(order.id, OrderStatus.CANCELED)
+            elif order.subscription is not None:
+                if order.status is OrderStatus.PAUSED:
+                    continue
+                if order.status is OrderStatus.PENDING:
+                    self.advance(order.id, OrderStatus.IN_PROGRESS)
+                else:
+                    self.new_post(order.id)
             elif order.status is OrderStatus.PENDING:
                 self.advance(order.id, OrderStatus.IN_PROGRESS)
             elif self._rng.randrange(8) == 0 and order.remains > 0:

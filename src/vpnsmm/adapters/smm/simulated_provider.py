@@ -49,6 +49,10 @@ def service_json(entry: CatalogueEntry) -> dict[str, Json]:
 
 
 def order_json(panel: SimulatedPanel, order: SimOrder) -> dict[str, Json]:
+    if order.subscription is not None:  # smm.md §1.4: {"status":"Active","expiry":null,"posts":"1","orders":["22"]}
+        sub = order.subscription
+        return {"status": order.status_text, "expiry": sub.expiry, "posts": str(len(sub.children)),
+                "orders": [str(child) for child in sub.children]}
     return {"charge": format_units(order.charge), "start_count": str(order.start_count),
             "status": order.status_text, "remains": str(order.remains), "currency": panel.currency}
 

@@ -292,8 +292,11 @@ smm_orders = sa.Table(
     sa.Column("error", sa.String(500), nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=True),
+    # A subscription's child order (one per post) points at its parent; a provider child id is adopted once.
+    sa.Column("parent_order_id", BigId, nullable=True),
     sa.Index("ix_smm_orders_user_id_id", "user_id", "id"),
     sa.Index("ix_smm_orders_submit_state_status", "submit_state", "status"),
+    sa.Index("uq_smm_orders_parent_provider_order", "parent_order_id", "provider_order_id", unique=True),
     sa.CheckConstraint("charge >= 0 AND refunded >= 0 AND refunded <= charge", name="refund_bound"),
 )
 

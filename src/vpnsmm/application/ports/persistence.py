@@ -6,7 +6,7 @@ commit; a unit of work that leaves its ``async with`` block without ``commit()``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -272,6 +272,16 @@ class SmmOrderRepository(Protocol):
         ...
 
     async def update(self, order: SmmOrder) -> None: ...
+
+    async def children_of(self, parent_order_id: int) -> Sequence[SmmOrder]:
+        """The child orders of a subscription parent, by id. Adding a second child with the same
+        ``(parent_order_id, provider_order_id)`` raises ConflictError (a unique index in SQL)."""
+        ...
+
+    async def child_ids_of(self, user_id: int, parent_order_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        """``user_id``'s child order ids per parent among ``parent_order_ids``, ascending; parents without
+        children are absent."""
+        ...
 
     async def record_sent(self, order_id: int, provider_order_id: str, now: datetime) -> SmmOrder | None:
         """If the order is in ``sending`` state: mark it ``sent`` with ``provider_order_id`` (error cleared,

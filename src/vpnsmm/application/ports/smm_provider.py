@@ -265,6 +265,10 @@ class ProviderOrderStatus:
     keep the local order where it is (``next_status``). ``remains`` is None when the provider says
     ``"Unknown"`` and may be negative (over-delivery). ``charge`` is the provider's cost rounded
     HALF_UP to a minor unit; ``charge_exact`` is it as sent. Both are None if absent or unreadable.
+
+    Subscription (and drip-feed) parents also carry ``child_ids``, the provider ids of the child orders
+    created so far (the ``orders`` list; empty when absent), and a subscription its ``posts`` count and
+    ``expiry`` date (None when absent, null or unreadable) -- smm.md §1.4.
     """
 
     status: OrderStatus | None
@@ -274,6 +278,9 @@ class ProviderOrderStatus:
     start_count: int | None = None
     remains: int | None = None
     currency: Currency | None = None
+    child_ids: tuple[str, ...] = ()
+    posts: int | None = None
+    expiry: date | None = None
 
 
 @frozen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct
@@ -79,12 +79,21 @@ class OrderIn(In):
     username: Text | None = None
     media: Text | None = None
     answer_number: PositiveInt | None = None
+    # Subscriptions: username + min, max, delay, posts (required: prepaid), old_posts, expiry (ISO date)
+    min: PositiveInt | None = None
+    max: PositiveInt | None = None
+    delay: PositiveInt | None = None
+    posts: PositiveInt | None = None
+    old_posts: PositiveInt | None = None
+    expiry: date | None = None
 
     def command(self, user_id: int) -> NewOrder:
         return NewOrder(user_id=user_id, service_id=self.service, link=self.link, quantity=self.quantity,
                         runs=self.runs, interval=self.interval, comments=self.comments, usernames=self.usernames,
                         hashtags=self.hashtags, keywords=self.keywords, groups=self.groups, hashtag=self.hashtag,
-                        username=self.username, media=self.media, answer_number=self.answer_number)
+                        username=self.username, media=self.media, answer_number=self.answer_number,
+                        min=self.min, max=self.max, delay=self.delay, posts=self.posts, old_posts=self.old_posts,
+                        expiry=self.expiry)
 
 
 class BulkIn(In):
@@ -109,15 +118,18 @@ class OrderOut(Struct):
     error: str
     created_at: datetime
     updated_at: datetime | None
+    parent_order_id: int | None = None  # set on a subscription's child order (one per post)
+    child_order_ids: list[int] | None = None  # a subscription's children so far (single-order reads only)
 
     @classmethod
-    def of(cls, o: SmmOrder) -> OrderOut:
+    def of(cls, o: SmmOrder, *, children: list[int] | None = None) -> OrderOut:
         assert o.refunded is not None
         return cls(id=o.id, service_id=o.service_id, status=o.status.value, link=o.link, quantity=o.quantity,
                    charge=MoneyOut.of(o.charge), refunded=MoneyOut.of(o.refunded), start_count=o.start_count,
                    remains=o.remains, runs=o.runs, interval=o.interval, fields=o.fields,
                    submit_state=o.submit_state.value, cancel_requested=o.cancel_requested, error=o.error,
-                   created_at=o.created_at, updated_at=o.updated_at)
+                   created_at=o.created_at, updated_at=o.updated_at, parent_order_id=o.parent_order_id,
+                   child_order_ids=children if o.subscription is not None else None)
 
 
 class AdminOrderOut(OrderOut):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -44,6 +44,10 @@ register_unique("uq_smm_services_provider_service", "provider_service_id", "SERV
                 "this provider service is already in the catalogue")
 register_unique("smm_services.provider_id", "provider_service_id", "SERVICE_EXISTS",
                 "this provider service is already in the catalogue")
+register_unique("uq_smm_orders_parent_provider_order", "provider_order_id", "CHILD_ORDER_EXISTS",
+                "this child order is already recorded")
+register_unique("smm_orders.parent_order_id", "provider_order_id", "CHILD_ORDER_EXISTS",
+                "this child order is already recorded")
 
 
 def _lock(conn: AsyncConnection, query: Any, for_update: bool) -> Any:
@@ -93,7 +97,7 @@ def _order_values(o: SmmOrder) -> dict[str, Any]:
             "status": o.status.value, "start_count": o.start_count, "remains": o.remains,
             "provider_order_id": o.provider_order_id, "submit_state": o.submit_state.value,
             "submit_attempts": o.submit_attempts, "cancel_requested": o.cancel_requested, "error": o.error,
-            "created_at": o.created_at, "updated_at": o.updated_at}
+            "created_at": o.created_at, "updated_at": o.updated_at, "parent_order_id": o.parent_order_id}
 
 
 def _order(r: Any) -> SmmOrder:
@@ -104,7 +108,7 @@ def _order(r: Any) -> SmmOrder:
                     status=OrderStatus(r.status), start_count=r.start_count, remains=r.remains,
                     provider_order_id=r.provider_order_id, submit_state=SubmitState(r.submit_state),
                     submit_attempts=r.submit_attempts, cancel_requested=bool(r.cancel_requested), error=r.error,
-                    created_at=r.created_at, updated_at=r.updated_at)
+                    created_at=r.created_at, updated_at=r.updated_at, parent_order_id=r.parent_order_id)
 
 
 def _refill(r: Any) -> Refill:
@@ -358,6 +362,23 @@ class SqlSmmOrderRepository:
         if touched == 0:
             raise NotFoundError("order not found", code="ORDER_NOT_FOUND")
 
+    async def children_of(self, parent_order_id: int) -> Sequence[SmmOrder]:
+        rows = await self._c.execute(sa.select(smm_orders).where(smm_orders.c.parent_order_id == parent_order_id)
+                                     .order_by(smm_orders.c.id))
+        return [_order(r) for r in rows]
+
+    async def child_ids_of(self, user_id: int, parent_order_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        if not parent_order_ids:
+            return {}
+        c = smm_orders.c
+        rows = await self._c.execute(sa.select(c.parent_order_id, c.id).where(
+            c.user_id == user_id, c.parent_order_id.in_(sorted({int(i) for i in parent_order_ids})))
+            .order_by(c.id))
+        out: dict[int, list[int]] = {}
+        for r in rows:
+            out.setdefault(int(r.parent_order_id), []).append(int(r.id))
+        return out
+
     async def claim_for_submit(self, order_ids: Sequence[int], now: datetime) -> Sequence[SmmOrder]:
         ids = sorted({int(i) for i in order_ids})
         if not ids:
@@ -437,8 +458,10 @@ class SqlSmmOrderRepository:
     async def stats(self, *, since: datetime | None = None) -> Sequence[OrderStatsRow]:
         c = smm_orders.c
         day = sa.func.date(c.created_at) if self._c.dialect.name == "sqlite" else sa.cast(c.created_at, sa.Date)
+        # A child order's charge is its parent's money (charged once, on the parent): count it once.
+        charged = sa.case((c.parent_order_id.is_(None), c.charge), else_=0)
         query = sa.select(day.label("day"), c.status, c.currency, sa.func.count().label("n"),
-                          sa.func.sum(c.charge).label("charged"), sa.func.sum(c.refunded).label("refunded"))
+                          sa.func.sum(charged).label("charged"), sa.func.sum(c.refunded).label("refunded"))
         if since is not None:
             query = query.where(c.created_at >= since)
         query = query.group_by(day, c.status, c.currency).order_by(day, c.status, c.currency)

@@ -9,7 +9,8 @@ ids as ints. Another user's order id answers ``Incorrect order ID``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ from vpnsmm.domain.errors import (
     VpnsmmError,
 )
 from vpnsmm.domain.money import Currency
+from vpnsmm.domain.smm import OrderStatus
 from vpnsmm.domain.smm_orders import Refill, SmmOrder
 from vpnsmm.entrypoints.http.dependencies import PerfectPanelUseCases
 
@@ -44,7 +46,7 @@ CANNOT_CANCEL = "Order cannot be canceled"
 UNAVAILABLE = "Service temporarily unavailable, try again later"
 
 _READ_ONLY = frozenset({"services", "status", "refill_status", "balance"})
-_INT_FIELDS = ("quantity", "runs", "interval", "answer_number")
+_INT_FIELDS = ("quantity", "runs", "interval", "answer_number", "min", "max", "posts", "old_posts", "delay")
 _TEXT_FIELDS = ("link", "comments", "usernames", "hashtags", "keywords", "groups", "hashtag", "username", "media")
 
 Json = Any
@@ -72,6 +74,8 @@ def error_text(exc: VpnsmmError) -> str:
             return f"Quantity less than minimal {exc.details['min']}"
         if exc.code == "INVALID_QUANTITY" and "max" in exc.details:
             return f"Quantity more than maximum {exc.details['max']}"
+        if exc.code == "SUBSCRIPTION_POSTS_REQUIRED":  # our own rule, so say it plainly (docs/smm.md)
+            return exc.message
         return INCORRECT_REQUEST
     if isinstance(exc, InvalidTransitionError) and exc.code == "REFILL_NOT_ALLOWED":
         return NOT_ELIGIBLE_FOR_REFILL
@@ -100,7 +104,33 @@ def _id_json(raw: str) -> Json:
     return int(raw) if raw.isdigit() and len(raw) <= 18 else raw
 
 
-def _order_json(order: SmmOrder) -> dict[str, Json]:
+#: How a subscription's status reads on the wire (smm.md §1.4/§1.5: Active / Paused / Completed / Canceled).
+_SUBSCRIPTION_STATUS = {OrderStatus.PENDING: "Active", OrderStatus.IN_PROGRESS: "Active",
+                        OrderStatus.PROCESSING: "Active", OrderStatus.PAUSED: "Paused",
+                        OrderStatus.COMPLETED: "Completed", OrderStatus.PARTIAL: "Completed",
+                        OrderStatus.CANCELED: "Canceled", OrderStatus.REFUNDED: "Canceled"}
+
+
+def _expiry(raw: str | None) -> date:
+    """``expiry`` as Perfect Panel writes it (``d/m/Y``); anything else is ``Incorrect request``."""
+    try:
+        return datetime.strptime((raw or "").strip(), "%d/%m/%Y").date()
+    except ValueError:
+        raise _Reject(INCORRECT_REQUEST) from None
+
+
+def _subscription_json(order: SmmOrder, children: list[int]) -> dict[str, Json]:
+    """A subscription parent in the smm.md §1.4 shape; ``orders`` are our child order ids."""
+    terms = order.subscription
+    assert terms is not None
+    return {"status": _SUBSCRIPTION_STATUS[order.status],
+            "expiry": terms.expiry.strftime("%d/%m/%Y") if terms.expiry else None,
+            "posts": str(len(children)), "orders": [str(child) for child in children]}
+
+
+def _order_json(order: SmmOrder, children: Mapping[int, list[int]]) -> dict[str, Json]:
+    if order.subscription is not None:
+        return _subscription_json(order, children.get(order.id, []))
     remains = order.remains if order.remains is not None else order.quantity
     return {"charge": order.held.format(), "start_count": str(order.start_count or 0),
             "status": order.status.value, "remains": str(remains), "currency": order.charge.currency.value}
@@ -137,6 +167,8 @@ class PerfectPanelApi:
         for name in _TEXT_FIELDS:
             if (params.get(name) or "").strip():
                 values[name] = params[name]
+        if (params.get("expiry") or "").strip():
+            values["expiry"] = _expiry(params["expiry"])
         cmd = NewOrder(user_id=self.user_id, service_id=_int(params.get("service"), INCORRECT_SERVICE_ID), **values)
         order = await self._place(cmd, defer=True)  # forwarded moments later, as panels do (docs/smm.md)
         return {"order": order.id}
@@ -146,10 +178,17 @@ class PerfectPanelApi:
             ids = _ids(params["orders"])
             wanted = [int(i) for i in ids if i.isdigit() and len(i) <= 18]
             found = await self._orders.many(self.user_id, wanted)
-            return {i: (_order_json(found[int(i)]) if i.isdigit() and len(i) <= 18 and int(i) in found
+            children = await self._children(found.values())
+            return {i: (_order_json(found[int(i)], children) if i.isdigit() and len(i) <= 18 and int(i) in found
                         else {"error": INCORRECT_ORDER_ID}) for i in ids}
         order_id = _int(params.get("order"), INCORRECT_ORDER_ID)
-        return _order_json(await self._orders.get(self.user_id, order_id))
+        order = await self._orders.get(self.user_id, order_id)
+        return _order_json(order, await self._children([order]))
+
+    async def _children(self, orders: Iterable[SmmOrder]) -> dict[int, list[int]]:
+        """Child order ids of the subscriptions among ``orders`` (one query, none without subscriptions)."""
+        parents = [o.id for o in orders if o.subscription is not None]
+        return await self._orders.child_ids(self.user_id, parents) if parents else {}
 
     async def _refill_one(self, raw: str) -> Json:
         try:

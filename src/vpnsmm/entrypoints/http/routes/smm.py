@@ -105,7 +105,12 @@ class SmmController(Controller):
 
     @get("/orders/{order_id:int}", operation_id="SmmGetOrder")
     async def order(self, order_id: int, principal: Principal, smm_orders: SmmOrders) -> OrderOut:
-        return OrderOut.of(await smm_orders.get(principal.user_id, order_id))
+        """One order; a subscription lists its child orders (one per post) in ``child_order_ids``."""
+        order = await smm_orders.get(principal.user_id, order_id)
+        children = None
+        if order.subscription is not None:
+            children = (await smm_orders.child_ids(principal.user_id, [order.id])).get(order.id, [])
+        return OrderOut.of(order, children=children)
 
     @post("/orders/{order_id:int}/cancel", operation_id="SmmCancelOrder", status_code=HTTP_200_OK)
     async def cancel(self, order_id: int, principal: Principal, smm_orders: SmmOrders) -> CancelOut:
