@@ -473,7 +473,7 @@ class OrderForwarder:
     claims make sure each order goes out once. Not thread-safe: one event loop.
     """
 
-    def __init__(self, submitter: SubmitOrders, *, batch: int = 100, linger: float = 0.02,
+    def __init__(self, submitter: SubmitOrders, *, batch: int = 100, linger: float = 0.05,
                  queue_limit: int = 10_000, on_error: Callable[[BaseException], None] | None = None) -> None:
         self._submitter, self._batch, self._on_error = submitter, max(1, batch), on_error
         self._linger = max(0.0, linger)

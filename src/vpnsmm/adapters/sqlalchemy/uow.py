@@ -94,7 +94,7 @@ class SqlUnitOfWork:
 
     @cached_property
     def smm_catalogue(self) -> SqlSmmCatalogueRepository:
-        return SqlSmmCatalogueRepository(self.connection, driver=self._driver)
+        return SqlSmmCatalogueRepository(self.connection, driver=self._driver, prime=self.ledger.prime)
 
     @cached_property
     def smm_orders(self) -> SqlSmmOrderRepository:

@@ -47,6 +47,11 @@ from vpnsmm.domain.ledger import (
 from vpnsmm.domain.money import Currency, ExchangeRate
 
 
+def account_of(row: Any) -> LedgerAccount:
+    """A ``ledger_accounts`` row (attribute access) as a LedgerAccount."""
+    return _account(row)
+
+
 def _account(row: Any) -> LedgerAccount:
     return LedgerAccount(id=row.id, owner_id=row.owner_id or None, currency=Currency(row.currency),
                          purpose=AccountPurpose(row.purpose), flags=AccountFlags(row.flags),
@@ -194,6 +199,16 @@ class SqlLedger:
         # SQLAlchemy's per-statement work. Resolved on first use unless the unit of work hands it over.
         self._optimistic = self._locking and conn.dialect.driver == "asyncpg"
         self._driver = self._given = driver
+        # Accounts another repository of this unit of work read along with its own rows (the buyer's wallet and
+        # revenue, read with the SMM service): the next open_accounts of them costs no query. Dropped by any
+        # transfer; only ever snapshots (the optimistic write re-checks the counters under the row locks).
+        self._primed: dict[tuple[int, str, str], LedgerAccount] = {}
+
+    def prime(self, accounts: Sequence[LedgerAccount]) -> None:
+        """Hand over account rows read in this transaction by another query (see ``_primed``)."""
+        for account in accounts:
+            self._seen[account.id] = account
+            self._primed[(account.owner_id or 0, account.currency.value, account.purpose.value)] = account
 
     def _saw(self, row: Any) -> LedgerAccount:
         account = _account(row)
@@ -254,6 +269,11 @@ class SqlLedger:
                             ) -> Sequence[LedgerAccount]:
         wanted = [(owner_id or 0, Currency.parse(currency).value, AccountPurpose.parse(purpose).value)
                   for owner_id, currency, purpose in keys]
+        if wanted and all(key in self._primed for key in wanted):  # read a moment ago with another query
+            primed = [self._primed[key] for key in wanted]
+            for key in wanted:
+                self._primed.pop(key, None)
+            return primed
         driver = await self._reader() if self._optimistic else None
         found: dict[tuple[int, str, str], LedgerAccount] = {}
         if driver is not None and wanted:  # one prepared statement for the lot
@@ -299,11 +319,13 @@ class SqlLedger:
     async def execute(self, request: TransferRequest) -> Transfer:
         if not isinstance(request, TransferRequest):
             raise ValidationError("execute takes a TransferRequest", field="request")
+        self._primed.clear()
         async with translated():
             return await self._apply(request, self._now())
 
     async def execute_linked(self, requests: Sequence[TransferRequest]) -> Sequence[Transfer]:
         batch = check_linked_batch(requests)
+        self._primed.clear()
         existing = [await self.get_transfer(r.id) for r in batch]
         if any(t is not None for t in existing):
             replayed = [check_replay(t, r, await self._hold_of(t)) for r, t in zip(batch, existing, strict=True)

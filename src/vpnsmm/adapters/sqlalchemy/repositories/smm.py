@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vpnsmm.adapters.sqlalchemy.errors import register_unique, translated
 from vpnsmm.adapters.sqlalchemy.hot import HotStatement, Prefixed, asyncpg_driver
+from vpnsmm.adapters.sqlalchemy.repositories.ledger import account_of
 from vpnsmm.adapters.sqlalchemy.tables import (
+    ledger_accounts,
     smm_categories,
     smm_orders,
     smm_providers,
@@ -20,6 +22,7 @@ from vpnsmm.adapters.sqlalchemy.tables import (
     smm_user_rates,
 )
 from vpnsmm.domain.errors import NotFoundError, ValidationError
+from vpnsmm.domain.ledger import AccountPurpose, LedgerAccount
 from vpnsmm.domain.money import Currency, Money
 from vpnsmm.domain.smm import OrderStatus, RefillStatus, ServiceType
 from vpnsmm.domain.smm_orders import (
@@ -130,12 +133,21 @@ _GET_SERVICE = HotStatement(
 
 
 # Placing an order: the service, its provider and the buyer's applicable custom rates (0-2 rows) in one query.
+# The buyer's wallet and the revenue account in the service's currency (the currency of the charge) come along:
+# the charge reads them next, and the ledger of the same unit of work takes them from here (SqlLedger.prime).
+_WALLET, _REVENUE = ledger_accounts.alias("w"), ledger_accounts.alias("v")
 _SERVICE_FOR_USER = HotStatement(
     sa.select(smm_services, *[c.label(f"p_{c.name}") for c in smm_providers.columns],
-              *[c.label(f"r_{c.name}") for c in smm_user_rates.columns])
+              *[c.label(f"r_{c.name}") for c in smm_user_rates.columns],
+              *[c.label(f"w_{c.name}") for c in _WALLET.columns], *[c.label(f"v_{c.name}") for c in _REVENUE.columns])
     .outerjoin(smm_providers, smm_providers.c.id == smm_services.c.provider_id)
     .outerjoin(smm_user_rates, sa.and_(smm_user_rates.c.user_id == sa.bindparam("user_id"),
                                        smm_user_rates.c.service_id.in_([smm_services.c.id, 0])))
+    .outerjoin(_WALLET, sa.and_(_WALLET.c.owner_id == sa.bindparam("user_id"),
+                                _WALLET.c.currency == smm_services.c.currency,
+                                _WALLET.c.purpose == AccountPurpose.WALLET.value))
+    .outerjoin(_REVENUE, sa.and_(_REVENUE.c.owner_id == 0, _REVENUE.c.currency == smm_services.c.currency,
+                                 _REVENUE.c.purpose == AccountPurpose.REVENUE.value))
     .where(smm_services.c.id == sa.bindparam("id")))
 _USER_RATES = HotStatement(sa.select(smm_user_rates).where(smm_user_rates.c.user_id == sa.bindparam("user_id")))
 _ORDER_COLUMNS = [c.name for c in smm_orders.columns if c.name != "id"]
@@ -191,8 +203,10 @@ def _update_order(columns: tuple[str, ...]) -> HotStatement:
 
 
 class SqlSmmCatalogueRepository:
-    def __init__(self, conn: AsyncConnection, *, driver: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection, *, driver: Any = None,
+                 prime: Callable[[Sequence[LedgerAccount]], None] | None = None) -> None:
         self._c, self._driver = conn, asyncpg_driver(conn, driver)
+        self._prime = prime  # hands ledger rows read along with a service to the unit of work's ledger
         self._provider_of_service: Provider | None = None  # read with the last get_service, for get_provider
 
     def __getattribute__(self, name: str) -> Any:
@@ -258,6 +272,9 @@ class SqlSmmCatalogueRepository:
         first = rows[0]
         self._provider_of_service = _provider(Prefixed(first, "p_")) if first.p_id is not None else None
         rates = [_user_rate(Prefixed(r, "r_")) for r in rows if r.r_id is not None]
+        if self._prime is not None:
+            self._prime([account_of(Prefixed(first, prefix)) for prefix in ("w_", "v_")
+                         if getattr(first, f"{prefix}id") is not None])
         return _service(first), rates
 
     async def update_service(self, service: Service) -> None:
