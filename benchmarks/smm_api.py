@@ -257,6 +257,9 @@ async def run(clients: int, seconds: float, rounds: int, users: int) -> dict[str
         "bare_insert_per_s": round(bare_median, 1), "errors": errors,
         "one_user_vs_bare_ratio": round(statistics.median(one) / bare_median, 3) if bare_median else None,
         "many_users_vs_bare_ratio": round(statistics.median(many) / bare_median, 3) if bare_median else None,
+        # each round's loads ran back to back, so a round's ratio is the least disturbed by drift on a shared VM
+        "one_user_ratio_per_round": [round(o / b, 3) for o, b in zip(one, bare_runs, strict=True) if b],
+        "many_users_ratio_per_round": [round(m / b, 3) for m, b in zip(many, bare_runs, strict=True) if b],
         "runs": {"one_user": [round(x, 1) for x in one], "many_users": [round(x, 1) for x in many],
                  "bare": [round(x, 1) for x in bare_runs]},
         "api_v2_status_100_ids_per_s": round(status_ok / seconds, 1), "api_v2_status_errors": status_err,

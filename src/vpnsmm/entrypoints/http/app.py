@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -112,6 +113,8 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
             response.headers.setdefault(name, value)
         return response
 
+    request_log = logging.getLevelName(settings.log_level.upper()) <= logging.INFO
+
     async def on_request(request: Request[Any, Any, Any]) -> None:
         request.state.started = time.perf_counter()
 
@@ -158,8 +161,9 @@ def create_app(container: Container, *, manage_container: bool = True) -> Litest
         cors_config=cors,
         lifespan=[lifespan],
         after_request=after_request,
-        before_request=on_request,
-        after_response=after_response,
+        # The per-request log line is at INFO: above that level the hooks would only measure and discard it.
+        before_request=on_request if request_log else None,
+        after_response=after_response if request_log else None,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         state=None,
