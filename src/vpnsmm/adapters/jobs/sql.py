@@ -58,12 +58,49 @@ async def insert_job(conn: AsyncConnection, job: NewJob, *, driver: Any = None) 
     return None if inserted is None else int(inserted)
 
 
+#: A job row's values in the order of _JOB_COLUMNS, ready for asyncpg.
+PendingJob = tuple[Any, ...]
+
+
+def job_rows_sql(first_param: int, rows: int) -> str:
+    """``INSERT INTO jobs (...) VALUES ($n, ...), ...`` for ``rows`` jobs, parameters numbered from
+    ``first_param`` (so it can ride as a data-modifying CTE on another statement, see SqlLedger)."""
+    casts = ("varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "integer", "timestamptz",
+             "timestamptz", "varchar")
+    values, n = [], first_param
+    for _ in range(rows):
+        values.append("(" + ", ".join(f"${n + i}::{cast}" for i, cast in enumerate(casts)) + ")")
+        n += len(casts)
+    # column names and casts are constants here; every value is a bound parameter
+    return f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES " + ", ".join(values)  # noqa: S608
+
+
+#: Rows per flushing INSERT (PostgreSQL takes at most 32,767 parameters a statement; a job row has 10).
+FLUSH_ROWS = 1000
+
+
+async def flush_pending_jobs(driver: Any, pending: list[PendingJob]) -> None:
+    """Insert the jobs still buffered by a unit of work (one statement per FLUSH_ROWS), then forget them."""
+    for start in range(0, len(pending), FLUSH_ROWS):
+        chunk = pending[start:start + FLUSH_ROWS]
+        await driver.execute(job_rows_sql(1, len(chunk)), *[value for row in chunk for value in row])
+    pending.clear()
+
+
 class SqlJobOutbox:
-    """``uow.jobs`` on SQL: enqueues into ``jobs`` inside the caller's open transaction (never commits)."""
+    """``uow.jobs`` on SQL: enqueues into ``jobs`` inside the caller's open transaction (never commits).
+
+    With ``pending`` (a PostgreSQL unit of work), a job without a dedupe key is buffered instead of inserted at
+    once: the unit of work's next ledger write carries it as a data-modifying CTE (one round trip fewer), or its
+    commit inserts it. Either way it is written in the same transaction, before COMMIT, so it still exists if
+    and only if the business write commits.
+    """
 
     def __init__(self, conn: AsyncConnection, *, registry: TaskRegistry | None = None,
-                 now: Callable[[], datetime] = _utcnow, driver: Any = None) -> None:
+                 now: Callable[[], datetime] = _utcnow, driver: Any = None,
+                 pending: list[PendingJob] | None = None) -> None:
         self._conn, self._registry, self._now, self._driver = conn, registry, now, driver
+        self._pending = pending
 
     async def enqueue(self, task: str, payload: Mapping[str, JSON], *, key: str | None = None,
                       run_at: datetime | None = None, queue: str = "default") -> None:
@@ -72,6 +109,10 @@ class SqlJobOutbox:
             key = key if key is not None else spec.key_for(payload)
             queue = spec.queue if queue == "default" else queue
         job = new_job(task, payload, key=key, run_at=run_at, queue=queue, now=self._now())
+        if self._pending is not None and job.dedupe_key is None:
+            self._pending.append((job.queue, job.task, job.payload, job.key, None, JobStatus.QUEUED.value, 0,
+                                  job.run_at, job.created_at, ""))
+            return
         async with translated():
             await insert_job(self._conn, job, driver=self._driver)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vpnsmm.adapters.jobs.sql import SqlJobOutbox
+from vpnsmm.adapters.jobs.sql import PendingJob, SqlJobOutbox, flush_pending_jobs
 from vpnsmm.adapters.sqlalchemy.engine import WRITE_OPTION
 from vpnsmm.adapters.sqlalchemy.errors import translated
 from vpnsmm.adapters.sqlalchemy.repositories.billing import SqlAuditLog, SqlInvoiceRepository, SqlPaymentRepository
@@ -74,11 +74,11 @@ class SqlUnitOfWork:
 
     @cached_property
     def ledger(self) -> SqlLedger:
-        return SqlLedger(self.connection, now=self._now, driver=self._driver)
+        return SqlLedger(self.connection, now=self._now, driver=self._driver, pending_jobs=self._pending_jobs)
 
     @cached_property
     def jobs(self) -> SqlJobOutbox:
-        return SqlJobOutbox(self.connection, driver=self._driver)
+        return SqlJobOutbox(self.connection, driver=self._driver, pending=self._pending_jobs)
 
     @cached_property
     def invoices(self) -> SqlInvoiceRepository:
@@ -159,6 +159,9 @@ class SqlUnitOfWork:
                 await _discard(conn, driver)
                 raise
         self._conn, self._driver = conn, driver
+        # PostgreSQL write units of work buffer plain job inserts: the next ledger write carries them, or the
+        # commit inserts them (adapters/jobs/sql.py SqlJobOutbox). Same transaction either way.
+        self._pending_jobs: list[PendingJob] | None = [] if driver is not None and not self._read_only else None
         self._prefetched_users: dict[Any, Any] = {}  # the key's owner, read with the key (API-key authentication)
         for name in _REPOSITORIES:  # a unit of work is entered once; drop repositories of an earlier entry
             self.__dict__.pop(name, None)
@@ -183,6 +186,8 @@ class SqlUnitOfWork:
             raise RuntimeError("commit() in a read-only unit of work")
         async with translated():
             if self._driver is not None:
+                if self._pending_jobs:
+                    await flush_pending_jobs(self._driver, self._pending_jobs)
                 await self._driver.execute("COMMIT")
                 if self.connection.in_transaction():  # SQLAlchemy's own bookkeeping (a no-op in autocommit)
                     await self.connection.commit()
