@@ -754,8 +754,24 @@ class CancelResult:
 class SmmOrders:
     """The caller's orders: read, list, refill, cancel. Another user's order is ORDER_NOT_FOUND."""
 
+    #: How long a cancel waits for an order that is being forwarded right now (``sending``) to come back from
+    #: its provider before answering "cannot be canceled": with deferred forwarding a customer may cancel an
+    #: order while the forwarder holds it, and would otherwise be refused for a few milliseconds' bad luck.
+    sending_wait = 3.0
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, providers: ProviderFactory) -> None:
         self._uow, self._clock, self._providers = uow, clock, providers
+
+    async def _settled(self, user_id: int, order_ids: Sequence[int]) -> None:
+        """Return once none of the caller's ``order_ids`` is ``sending`` (or ``sending_wait`` has passed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.sending_wait
+        while True:
+            async with self._uow(read_only=True) as uow:
+                found = await uow.smm_orders.many_for_user(user_id, order_ids)
+            if not any(o.submit_state is SubmitState.SENDING for o in found) or loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.05)
 
     async def get(self, user_id: int, order_id: int) -> SmmOrder:
         async with self._uow(read_only=True) as uow:
@@ -826,6 +842,7 @@ class SmmOrders:
         order_ids = list(dict.fromkeys(order_ids))
         if not order_ids or len(order_ids) > MAX_IDS_PER_REQUEST:
             raise ValidationError(f"send 1-{MAX_IDS_PER_REQUEST} ids", field="orders")
+        await self._settled(user_id, order_ids)
         now = self._clock.now()
         results: dict[int, CancelResult] = {}
         upstream: dict[int, list[SmmOrder]] = defaultdict(list)

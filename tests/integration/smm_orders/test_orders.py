@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -433,3 +434,23 @@ async def test_bulk_admin_actions_report_per_order_and_audit_each(world: SmmWorl
         second = [e.action for e in await uow.audit.for_target(f"smm_order:{two.id}")]
     assert first.count("smm_order.set_start_count") == 1 and "smm_order.refill" in first
     assert sorted(second) == ["smm_order.cancel", "smm_order.set_start_count"]
+
+
+async def test_a_cancel_waits_for_an_order_being_forwarded(world: SmmWorld) -> None:
+    """Deferred forwarding: a customer may cancel while the forwarder holds the order (``sending``)."""
+    buyer = await world.user("racecancel")
+    await world.fund(buyer, "5.00")
+    order = await world.place(await world.order(buyer, quantity=100), submit=False)  # held in ``sending``
+    assert order.submit_state is SubmitState.SENDING
+
+    async def forward_a_moment_later() -> None:
+        await asyncio.sleep(0.1)
+        await world.submit.submit(order.id)
+
+    [result], _ = await asyncio.gather(world.orders.cancel(buyer.id, [order.id]), forward_a_moment_later())
+    assert result.accepted  # asked of the provider once it had the order
+    stuck = await world.place(await world.order(buyer, link="https://instagram.com/p/stuck", quantity=100),
+                              submit=False)
+    world.orders.sending_wait = 0.2  # a forward that never comes back: refused after the wait, as before
+    [refused] = await world.orders.cancel(buyer.id, [stuck.id])
+    assert not refused.accepted and refused.code == "CANCEL_NOT_ALLOWED"
