@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
-from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 from vpnsmm.application.smm import OrderForwarder, PlaceOrder
 from vpnsmm.domain.errors import InsufficientFundsError
 from vpnsmm.domain.ledger import AccountPurpose
 from vpnsmm.domain.money import Money
 from vpnsmm.domain.smm_orders import OrderFilter, SubmitState
-
-
-@pytest.fixture
-async def world(uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> AsyncIterator[SmmWorld]:
-    w = SmmWorld(uow_factory, clock)
-    await w.with_simulated_provider()
-    yield w
-    await w.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
-from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 from vpnsmm.application.smm import NewOrder
 from vpnsmm.domain.errors import (
     InsufficientFundsError,
@@ -21,14 +18,6 @@ from vpnsmm.domain.errors import (
 from vpnsmm.domain.money import Money
 from vpnsmm.domain.smm import OrderStatus
 from vpnsmm.domain.smm_orders import OrderFilter, SubmitState
-
-
-@pytest.fixture
-async def world(uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> AsyncIterator[SmmWorld]:
-    w = SmmWorld(uow_factory, clock)
-    await w.with_simulated_provider()
-    yield w
-    await w.close()
 
 
 def usd(text: str) -> Money:

@@ -7,26 +7,14 @@ Two open write transactions need PostgreSQL (SQLite's database lock forbids the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
 from vpnsmm.adapters.sqlalchemy.repositories.ledger import SqlLedger
 from vpnsmm.application.billing import wallet_and_revenue
-from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 from vpnsmm.domain.errors import InsufficientFundsError
 from vpnsmm.domain.ledger import AccountPurpose, TransferRequest
 from vpnsmm.domain.money import Money
-
-
-@pytest.fixture
-async def world(uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> AsyncIterator[SmmWorld]:
-    w = SmmWorld(uow_factory, clock)
-    await w.with_simulated_provider()
-    yield w
-    await w.close()
 
 
 def _charge(wallet: int, revenue: int, amount: int, tid: str) -> TransferRequest:

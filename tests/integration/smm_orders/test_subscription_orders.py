@@ -4,7 +4,6 @@ refunding only the posts that never came -- and our own /api/v2 answering the sm
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ from attrs import evolve
 from tests.conftest import FrozenClock
 from tests.integration.smm_orders.harness import USD, SmmWorld
 from vpnsmm.application.identity import Principal
-from vpnsmm.application.ports.persistence import UnitOfWorkFactory
 from vpnsmm.application.smm import NewOrder
 from vpnsmm.domain.errors import InsufficientFundsError, ValidationError
 from vpnsmm.domain.identity import User
@@ -24,14 +22,6 @@ from vpnsmm.domain.smm_orders import OrderFilter, SmmOrder, SubmitState
 from vpnsmm.entrypoints.http.routes.perfect_panel import PerfectPanelApi, error_text
 
 SUBSCRIPTION = "11"  # "Auto Likes Subscription": rate 0.60 per 1000, min 50, max 5000
-
-
-@pytest.fixture
-async def world(uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> AsyncIterator[SmmWorld]:
-    w = SmmWorld(uow_factory, clock)
-    await w.with_simulated_provider()
-    yield w
-    await w.close()
 
 
 def usd(text: str) -> Money:
