@@ -157,31 +157,31 @@ async def _setup_vpnsmm(base: str, users: int) -> tuple[list[str], int]:
     return keys, int(followers)
 
 
-async def _unforwarded() -> int:
+async def _unforwarded(engine: Any) -> int:
     """Orders not yet handed to the provider (``sending``, or ``queued`` and never tried: a provider's refusal
     puts an order back in the queue with its error, for the periodic sweep, which this benchmark does not run)."""
-    engine = create_async_engine(URL)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(sa.text(
-                "SELECT count(*) FROM smm_orders WHERE submit_state = 'sending' "
-                "OR (submit_state = 'queued' AND error = '')"))).scalar_one())
-    finally:
-        await engine.dispose()
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.text(
+            "SELECT count(*) FROM smm_orders WHERE submit_state = 'sending' "
+            "OR (submit_state = 'queued' AND error = '')"))).scalar_one())
 
 
 async def _forwarded_load(url: str, clients: int, seconds: float, make_form: Any) -> tuple[float, float, int, float]:
     """Load for ``seconds``, then wait until every accepted order reached the provider. Returns (accepted/s,
     forwarded/s over the load *and* the drain, errors, drain seconds): /api/v2 answers before forwarding
     (docs/smm.md), so only the second figure says how many orders per second really go through."""
-    started = time.perf_counter()
-    ok, errors = await _load(url, clients, seconds, make_form)
-    loaded = time.perf_counter()
-    while await _unforwarded():
-        if time.perf_counter() - loaded > 120:
-            raise RuntimeError("orders were not forwarded within 120 s")
-        await asyncio.sleep(0.02)
-    finished = time.perf_counter()
+    engine = create_async_engine(URL, pool_size=1)  # one connection for the drain's polls
+    try:
+        started = time.perf_counter()
+        ok, errors = await _load(url, clients, seconds, make_form)
+        loaded = time.perf_counter()
+        while await _unforwarded(engine):
+            if time.perf_counter() - loaded > 120:
+                raise RuntimeError("orders were not forwarded within 120 s")
+            await asyncio.sleep(0.02)
+        finished = time.perf_counter()
+    finally:
+        await engine.dispose()
     return ok / seconds, ok / (finished - started), errors, finished - loaded
 
 

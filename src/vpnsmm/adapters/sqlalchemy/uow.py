@@ -195,9 +195,8 @@ class SqlUnitOfWork:
                 await self.connection.commit()
 
 
-_REPOSITORIES = ("users", "sessions", "api_keys", "ledger", "jobs", "invoices", "payments", "audit", "smm_catalogue",
-                 "smm_orders", "smm_subscriptions", "vpn_plans", "vpn_servers", "vpn_accounts", "vpn_prices",
-                 "webhooks", "candypanel", "youtube_accounts")
+#: The lazily built repositories (every cached property of the unit of work).
+_REPOSITORIES = tuple(name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, cached_property))
 _READ_ONLY_OPTION = "vpnsmm_read_only_autocommit"
 _DRIVING: weakref.WeakKeyDictionary[Any, tuple[AsyncEngine, AsyncEngine]] = weakref.WeakKeyDictionary()
 

@@ -80,7 +80,8 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: VpnsmmError) -> Response
     return problem(status, exc.message, code=exc.code, errors=errors, headers=headers or None, extra=extra)
 
 
-def _field_of(item: dict[str, Any]) -> str:
+def field_of(item: dict[str, Any]) -> str:
+    """The request field a Litestar/msgspec validation item is about (``body`` when none is named)."""
     key = str(item.get("key") or "")
     message = str(item.get("message", ""))
     # msgspec says e.g. "Expected `str`, got `int` - at `$.username`" or "Object missing required field `x`"
@@ -95,7 +96,7 @@ def handle_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response
     status = exc.status_code
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
-        errors = [{"field": _field_of(item), "message": str(item.get("message", ""))}
+        errors = [{"field": field_of(item), "message": str(item.get("message", ""))}
                   for item in extra if isinstance(item, dict)]
         return problem(400, "the request is not valid", code="VALIDATION_ERROR", errors=errors or None)
     code = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",

@@ -19,7 +19,7 @@ from vpnsmm.domain.errors import (
     VpnsmmError,
 )
 from vpnsmm.entrypoints.http.dialects.smm_spring.wire import now_iso
-from vpnsmm.entrypoints.http.problems import status_for
+from vpnsmm.entrypoints.http.problems import field_of, status_for
 
 log = structlog.get_logger("vpnsmm.http")
 
@@ -53,20 +53,10 @@ def _domain(request: Request[Any, Any, Any], exc: VpnsmmError) -> Response[Any]:
     return error_response(request, status, exc.message, details, headers or None)
 
 
-def _field(item: dict[str, Any]) -> str:
-    key = str(item.get("key") or "")
-    message = str(item.get("message", ""))
-    if "field `" in message:
-        return message.split("field `", 1)[1].split("`", 1)[0]
-    if "at `$." in message:
-        return message.rsplit("at `$.", 1)[1].rstrip("`")
-    return key if key and key != "data" else "body"
-
-
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
-        details = {_field(item): str(item.get("message", "")) for item in extra if isinstance(item, dict)}
+        details = {field_of(item): str(item.get("message", "")) for item in extra if isinstance(item, dict)}
         return error_response(request, 400, "Validation failed", details or {"body": "the request is not valid"})
     if exc.status_code >= 500:
         log.error("http_error", status=exc.status_code, detail=exc.detail)
